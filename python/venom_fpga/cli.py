@@ -1,0 +1,144 @@
+"""The ``venom-fpga`` command line.
+
+User mistakes (bad files, bad shapes, bad options) end with a one-line ``venom-fpga: error: ...`` and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .files import atomic_path
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake on the user's side, reported in one line."""
+
+
+def _load(args: argparse.Namespace) -> Checkpoint:
+    return load_checkpoint(args.weights, name_map=getattr(args, "name_map", None))
+
+
+def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such {what} file") from None
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path}: not a readable .npy {what} file ({exc})") from None
+
+
+# --- inspect -------------------------------------------------------------------------------------
+
+
+def inspect_report(ckpt: Checkpoint) -> dict:
+    return {
+        "path": str(ckpt.path),
+        "format": ckpt.source_format,
+        "dims": ckpt.dims.to_dict(),
+        "n_params": ckpt.n_params,
+        "tensors": {name: list(t.shape) for name, t in ckpt.tensors.items()},
+        "renamed": ckpt.renamed,
+        "metadata": ckpt.meta.to_dict(),
+        "metadata_source": ckpt.meta_source,
+        "defaults_used": ckpt.defaults_used,
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    ckpt = _load(args)
+    report = inspect_report(ckpt)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    d = ckpt.dims
+    print(f"{ckpt.path}  ({ckpt.source_format})")
+    print(
+        f"dims: d_model={d.d_model} d_state={d.d_state} d_conv={d.d_conv} d_inner={d.d_inner} "
+        f"dt_rank={d.dt_rank} n_layers={d.n_layers} d_head_hidden={d.d_head_hidden}"
+    )
+    width = max(len(n) for n in ckpt.tensors)
+    for name, t in ckpt.tensors.items():
+        alias = [k for k, v in ckpt.renamed.items() if v == name]
+        note = f"  (stored as {alias[0]})" if alias else ""
+        print(f"  {name:<{width}}  {str(tuple(t.shape)):<12} {t.size:>6}{note}")
+    print(f"parameters: {ckpt.n_params:,}")
+    print(f"metadata ({ckpt.meta_source}):")
+    for key, value in ckpt.meta.to_dict().items():
+        if key == "fir_taps" and value:
+            value = f"[{len(value)} taps]"
+        default = "  (default)" if key in ckpt.defaults_used else ""
+        print(f"  {key}: {value}{default}")
+    if ckpt.defaults_used:
+        print(f"defaults used for: {', '.join(ckpt.defaults_used)}")
+
+
+# --- predict -------------------------------------------------------------------------------------
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .predict import predict
+
+    ckpt = _load(args)
+    iq = _load_npy(args.iq, "I/Q")
+    out = predict(ckpt, iq, backend=args.backend, progress=not args.quiet)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, out)
+    print(
+        f"{out.shape[0]} windows -> {args.out} ({args.backend}): "
+        f"E mean {out[:, 0].mean():.4f} eV, min {out[:, 0].min():.4f}, max {out[:, 0].max():.4f}"
+    )
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .predict import BACKENDS
+
+    parser = argparse.ArgumentParser(prog="venom-fpga", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_weights(p: argparse.ArgumentParser, positional: bool = False) -> None:
+        if positional:
+            p.add_argument("weights", metavar="WEIGHTS", help="checkpoint (.safetensors)")
+        else:
+            p.add_argument("--weights", required=True, help="checkpoint (.safetensors)")
+        p.add_argument("--name-map", help="JSON object mapping the file's tensor names to canonical names")
+
+    p = sub.add_parser("inspect", help="dimensions, tensors, parameter count and metadata of a checkpoint")
+    add_weights(p, positional=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("predict", help="energies for (N, L, 2) I/Q windows")
+    add_weights(p)
+    p.add_argument("--iq", required=True, help=".npy of (N, L, 2) decimated, normalised I/Q windows")
+    p.add_argument("--out", required=True, help=".npy to write: (N, 2) energy (eV) and log-variance (eV^2)")
+    p.add_argument("--backend", default="float", choices=list(BACKENDS))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UserError, CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"venom-fpga: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
