@@ -23,9 +23,11 @@ test: setup
 demo: setup
 	@mkdir -p $(BUILD)/demo
 	$(CLI) inspect $(WEIGHTS)
-	$(CLI) synth --preset ptsi --n-per-line 20 --seed 7 --out $(BUILD)/demo/data --force
-	$(PYTHON) scripts/make_windows.py --weights $(WEIGHTS) --data $(BUILD)/demo/data --out $(BUILD)/demo/iq.npy
-	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy
+	$(CLI) synth --preset ptsi --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
+	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/demo/data --out $(BUILD)/demo/iq.npy
+	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy --quiet
+	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --json $(BUILD)/reports/demo_evaluate.json \
+	    --plots $(BUILD)/reports --quiet
 
 clean:
 	rm -rf $(BUILD) sim_build .pytest_cache

@@ -73,10 +73,17 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     print(f"parameters: {ckpt.n_params:,}")
     print(f"metadata ({ckpt.meta_source}):")
     for key, value in ckpt.meta.to_dict().items():
+        if key == "provenance":
+            continue
         if key == "fir_taps" and value:
             value = f"[{len(value)} taps]"
         default = "  (default)" if key in ckpt.defaults_used else ""
         print(f"  {key}: {value}{default}")
+    if ckpt.meta.provenance:
+        print("provenance (full record: inspect --json):")
+        for key, value in ckpt.meta.provenance.items():
+            text = json.dumps(value)
+            print(f"  {key}: {text if len(text) <= 90 else text[:87] + '...'}")
     if ckpt.defaults_used:
         print(f"defaults used for: {', '.join(ckpt.defaults_used)}")
 
@@ -97,6 +104,65 @@ def cmd_predict(args: argparse.Namespace) -> None:
         f"{out.shape[0]} windows -> {args.out} ({args.backend}): "
         f"E mean {out[:, 0].mean():.4f} eV, min {out[:, 0].min():.4f}, max {out[:, 0].max():.4f}"
     )
+
+
+# --- data, training, evaluation --------------------------------------------------------------------
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    import shutil
+
+    from .synth import write_dataset
+
+    out = Path(args.out)
+    if args.force and out.exists():
+        shutil.rmtree(out)
+    path = write_dataset(args.preset, args.n_per_line, args.seed, out, progress=not args.quiet)
+    print(f"wrote {path}")
+
+
+def cmd_windows(args: argparse.Namespace) -> None:
+    from .dataset import load_raw, make_windows_from_meta
+
+    ckpt = _load(args)
+    windows = make_windows_from_meta(load_raw(args.data), ckpt.meta)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, windows.iq)
+    if args.energies:
+        with atomic_path(args.energies) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, windows.energy_ev)
+    print(f"{windows.iq.shape[0]} windows of {windows.iq.shape[1]} samples -> {args.out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import TrainConfig, train
+
+    fields = TrainConfig.__dataclass_fields__
+    cfg = TrainConfig(**{k: getattr(args, k) for k in fields if getattr(args, k, None) is not None})
+    result = train(args.data, args.out, cfg, progress=not args.quiet, command=" ".join(["venom-fpga", *sys.argv[1:]]))
+    print(f"wrote {result.path} in {result.seconds:.0f} s: hold-out mean R_kde {result.mean_R_kde:.2f}, "
+          f"R_gauss {result.mean_R_gauss:.2f}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate, format_table, write_report
+
+    ckpt = _load(args)
+    report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet)
+    print(format_table(report))
+    if args.json:
+        write_report(report, args.json)
+        print(f"report -> {args.json}")
+    if args.plots:
+        from .plots import plot_energy_histograms
+
+        path = Path(args.plots) / "energy_histograms.png"
+        results = {k: arrays[k] for k in ("model", "optimal filter")}
+        plot_energy_histograms(results, arrays["true"], arrays["line_index"], arrays["wavelengths_nm"], path,
+                               title=f"{ckpt.path.name} on {args.data}")
+        print(f"plot -> {path}")
 
 
 # --- wiring --------------------------------------------------------------------------------------
@@ -127,6 +193,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="float", choices=list(BACKENDS))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("synth", help="generate a synthetic MKID data set (VENOM format)")
+    p.add_argument("--preset", required=True, choices=["ptsi", "inhf"])
+    p.add_argument("--n-per-line", type=int, required=True, help="pulses per wavelength")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("windows", help="model-input windows from raw data with a checkpoint's preprocessing")
+    add_weights(p)
+    p.add_argument("--data", required=True, help="VENOM-format data directory")
+    p.add_argument("--out", required=True, help=".npy to write: (N, L, 2) windows")
+    p.add_argument("--energies", help="also write the true energies (eV) to this .npy")
+    p.set_defaults(func=cmd_windows)
+
+    from .train import TrainConfig
+
+    p = sub.add_parser("train", help="train a model on a VENOM-format data directory (CPU)")
+    p.add_argument("--data", required=True, help="VENOM-format data directory")
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    for name, spec in TrainConfig.__dataclass_fields__.items():
+        kind = int if spec.type in ("int", "int | None") else float
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"default {spec.default}")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="resolving power of the model vs the optimal filter")
+    add_weights(p)
+    p.add_argument("--data", required=True, help="VENOM-format data directory (not used for training)")
+    p.add_argument("--json", help="write the report here")
+    p.add_argument("--plots", help="directory for PNG plots")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration/scoring split")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -13,6 +13,7 @@ directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,10 @@ class Mixer(nn.Module):
         self.conv1d = nn.Conv1d(di, di, dims.d_conv, groups=di, padding=dims.d_conv - 1)
         self.x_proj = nn.Linear(di, dims.dt_rank + 2 * n, bias=False)
         self.dt_proj = nn.Linear(dims.dt_rank, di)
+        # Mamba's initialisation: softplus(bias) log-uniform in [1e-3, 1e-1], so the state starts slow.
+        dt = torch.exp(torch.empty(di).uniform_(math.log(1e-3), math.log(1e-1)))
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         # S4D-real initialisation: A[d, n] = -(n + 1).
         self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(di, 1))
         self.D = nn.Parameter(torch.ones(di))

@@ -17,7 +17,7 @@ from .checkpoint import Checkpoint
 from .float_model import VenomModel, energy_from_output
 
 Backend = Callable[..., np.ndarray]
-BATCH = 512
+BATCH = 256
 
 
 def _float_backend(recurrent: bool) -> Backend:
