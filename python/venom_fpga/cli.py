@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from .files import atomic_path
+from .files import atomic_path, write_json
 
 EXIT_USAGE = 2
 
@@ -147,13 +147,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table, write_report
+    from .evaluate import evaluate, format_table
 
     ckpt = _load(args)
     report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet)
     print(format_table(report))
     if args.json:
-        write_report(report, args.json)
+        write_json(args.json, report)
         print(f"report -> {args.json}")
     if args.plots:
         from .plots import plot_energy_histograms

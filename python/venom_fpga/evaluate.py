@@ -8,14 +8,12 @@ preprocessing (its metadata), exactly as the hardware front end must make them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .checkpoint import Checkpoint
 from .dataset import load_raw, make_windows_from_meta, stratified_split
-from .files import atomic_path
 from .optimal_filter import estimate_energies
 from .predict import predict
 from .resolving_power import mean_R, per_line
@@ -51,11 +49,6 @@ def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress:
     }
     arrays = {"model": model_e, "optimal filter": of_e, "true": true, "line_index": lines, "wavelengths_nm": wl}
     return report, arrays
-
-
-def write_report(report: dict, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def format_table(report: dict) -> str:
