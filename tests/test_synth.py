@@ -146,3 +146,22 @@ def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         synth.write_dataset("ptsi", 2, 0, tmp_path / "out", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_continuum_spans_the_preset_range(tmp_path):
+    from venom_fpga.dataset import load_raw
+    from venom_fpga.synth import CONTINUUM_MARGIN, continuum_wavelengths
+
+    p = synth.PRESETS["ptsi"]
+    wl = continuum_wavelengths(p, 12)
+    energies = synth.HC_EV_NM / np.asarray(wl)
+    line_e = synth.HC_EV_NM / np.asarray(p.wavelengths_nm)
+    assert len(set(wl)) == 12 and np.all(np.diff(energies) < 0)
+    assert energies.max() == pytest.approx(line_e.max() * (1 + CONTINUUM_MARGIN), rel=1e-3)
+    assert energies.min() == pytest.approx(line_e.min() / (1 + CONTINUUM_MARGIN), rel=1e-3)
+    out = synth.write_dataset("ptsi", 3, seed=1, out_dir=tmp_path / "c", progress=False, continuum=12)
+    raw = load_raw(out)
+    assert len(raw.wavelengths_nm) == 12 and raw.n_pulses == 36
+    np.testing.assert_allclose(np.sort(raw.wavelengths_nm), np.sort(wl))
+    with pytest.raises(ValueError, match="at least 2"):
+        continuum_wavelengths(p, 1)

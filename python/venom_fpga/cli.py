@@ -117,7 +117,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if args.force and out.exists():
         shutil.rmtree(out)
-    path = write_dataset(args.preset, args.n_per_line, args.seed, out, progress=not args.quiet)
+    path = write_dataset(args.preset, args.n_per_line, args.seed, out, progress=not args.quiet, continuum=args.continuum)
     print(f"wrote {path}")
 
 
@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-per-line", type=int, required=True, help="pulses per wavelength")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--continuum", type=int, metavar="N",
+                   help="N lines spread evenly in energy over the preset's range (training sets) instead of its lines")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)

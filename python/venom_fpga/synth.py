@@ -55,6 +55,9 @@ K_B_EV_PER_K = 8.617333e-5
 CHUNK = 256
 # Timestamp of the members of the .npz files (the zip format's earliest date).
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# Training continua extend the preset's energy range by this fraction on both sides, so that its outer
+# lines are not at the edge of what the model has seen.
+CONTINUUM_MARGIN = 0.25
 # Points of the dark-loop sweep written to metadata.json, spanning +-SWEEP_LINEWIDTHS linewidths.
 SWEEP_POINTS = 201
 SWEEP_LINEWIDTHS = 5.0
@@ -341,14 +344,36 @@ def _write_line(
         f.unlink()
 
 
-def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, progress: bool = True) -> Path:
+def continuum_wavelengths(p: Preset, n_lines: int) -> tuple[float, ...]:
+    """``n_lines`` wavelengths evenly spaced in energy over the preset's lines widened by CONTINUUM_MARGIN.
+
+    A model trained on the few calibration lines learns to snap its output onto them (its best guess
+    between two known lines is one of them), which fakes a narrow peak; trained on a continuum of
+    energies it must measure instead. Wavelengths are rounded to 0.1 nm (the file-name resolution).
+    """
+    if n_lines < 2:
+        raise ValueError(f"a continuum needs at least 2 lines, got {n_lines}")
+    energies = HC_EV_NM / np.asarray(p.wavelengths_nm)
+    lo, hi = energies.min() / (1 + CONTINUUM_MARGIN), energies.max() * (1 + CONTINUUM_MARGIN)
+    wavelengths = np.round(HC_EV_NM / np.linspace(hi, lo, n_lines), 1)
+    if len(set(wavelengths)) != n_lines:
+        raise ValueError(f"{n_lines} continuum lines are closer than 0.1 nm; use fewer")
+    return tuple(float(w) for w in wavelengths)
+
+
+def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, progress: bool = True,
+                  continuum: int | None = None) -> Path:
     """Generate ``n_per_line`` pulses per line of ``preset`` into ``out_dir`` (VENOM format); returns it.
 
-    Deterministic for a seed: each line draws from its own stream spawned from ``seed``. The data are
-    written to a temporary directory beside ``out_dir`` and renamed onto it only when complete.
+    ``continuum``: instead of the preset's lines, that many lines spread over its energy range (for
+    training; see :func:`continuum_wavelengths`). Deterministic for a seed: each line draws from its own
+    stream spawned from ``seed``. The data are written to a temporary directory beside ``out_dir`` and
+    renamed onto it only when complete.
     """
     out_dir = Path(out_dir)
     p = _check_args(preset, n_per_line, seed, out_dir)
+    if continuum is not None:
+        p = dataclasses.replace(p, wavelengths_nm=continuum_wavelengths(p, int(continuum)))
     n_per_line = int(n_per_line)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
@@ -368,6 +393,7 @@ def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, 
             "generator": "venom_fpga.synth",
             "generator_version": GENERATOR_VERSION,
             "preset": p.name,
+            "continuum": continuum,
             "seed": int(seed),
             "n_per_line": n_per_line,
             "raw_rate_hz": p.raw_rate_hz,
