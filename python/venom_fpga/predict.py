@@ -1,12 +1,13 @@
 """Backend-agnostic prediction: (N, L, 2) I/Q windows -> (N, 2) energies in eV and log-variances.
 
-Every backend (float, float-recurrent, and later fixed, csim, rtl) is a function
+Every backend (float, float-recurrent, fixed, and later csim, rtl) is a function
 ``(checkpoint, iq, **options) -> (N, 2)`` raw head outputs (mu, log_var); the conversion to eV with the
 checkpoint's energy calibration happens once, here.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -14,7 +15,10 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import Checkpoint
+from .fixed_model import BATCH as FIXED_BATCH
+from .fixed_model import FixedModel
 from .float_model import VenomModel, energy_from_output
+from .qformat import SaturationCounter
 
 Backend = Callable[..., np.ndarray]
 BATCH = 256
@@ -34,9 +38,30 @@ def _float_backend(recurrent: bool) -> Backend:
     return run
 
 
+def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
+    """The bit-accurate fixed-point golden model; ``precision``: a PrecisionConfig or a path (default:
+    ``precision_for(ckpt)``; a warning says when that is the default). Returns (mu, log_var) dequantised from the
+    output codes; saturations, if any, are reported as a warning."""
+    model = FixedModel(ckpt, precision)
+    if model.precision.source == "default":
+        warnings.warn(f"fixed backend: {model.precision.notes[-1]}", stacklevel=2)
+    out = np.empty((iq.shape[0], ckpt.dims.n_out))
+    sat = SaturationCounter()
+    batch = FIXED_BATCH
+    for start in tqdm(range(0, iq.shape[0], batch), desc="windows", unit="batch", disable=not progress):
+        codes, chunk_sat = model.run(iq[start : start + batch])
+        sat.merge(chunk_sat)
+        out[start : start + batch] = model.output_float(codes)
+    if sat.total_saturated:
+        warnings.warn(f"fixed backend ({model.precision.source}): saturated values per signal {sat.saturated()}",
+                      stacklevel=2)
+    return out
+
+
 BACKENDS: dict[str, Backend] = {
     "float": _float_backend(recurrent=False),
     "float-recurrent": _float_backend(recurrent=True),
+    "fixed": _fixed_backend,
 }
 
 

@@ -1,0 +1,543 @@
+"""Bit-accurate fixed-point golden model of VENOM: the DESIGN.md §1 datapath in integers (rules of §2).
+
+Every signal is an ``int64`` array of codes of its format in the precision config (``precision.py``). Each
+operation forms its result **exactly** (integer products and sums, aligned to a common number of fraction bits)
+and then quantizes **once** into its output signal's format with that format's rounding and overflow modes
+(``QFormat.quantize``; saturations counted per signal name). Nonlinearities are the integer tables of ``lut.py``.
+Nothing here depends on summation order, so HLS C++ and Verilog can match it bit for bit.
+
+Datapath of one sample (one step), for a batch of windows (names are the config's signal names)::
+
+  input   x                       (from_float, saturating)
+  embed   u = W_e x + b_e
+  per layer i (prefix layers.i.):
+    LayerNorm, without dividing by d (all exact integers until the two roundings):
+      c_j = d U_j - sum_k U_k                    (U = codes of u)        [derived operand ln_c]
+      V   = sum_j c_j^2 + EPS,  EPS = round(eps d^3 2**(2 F_u))  (= d^3 (var + eps) in u's units squared)
+      V = m 2**e, e even, m in [1, 4)  -> ln_rsqrt = rsqrt table(m)   (normalize_even, lut.py)
+      CN_j = c_j << (S - e/2), S = e_max/2  (exact)                      [derived operand ln_cn]
+      ln_xn  = CN_j * ln_rsqrt           (= c_j / sqrt(V) = xhat_j / sqrt(d))
+      ln_out = gamma' ln_xn + beta       (gamma' = gamma sqrt(d), folded into the weight)
+    xi, z  = W_in ln_out                 (one exact product, two roundings)
+    xc     = b_c + sum_k w_c[:, k] xi_{t-(d_conv-1)+k}   (conv state: the last d_conv-1 xi codes, zero at start)
+    xa     = SiLU(xc)                    (table)
+    xr, B, C = W_x xa
+    dt_raw = W_dt xr + b_dt ;  dt = softplus(dt_raw)   (table)
+    dA     = dt (x) A2,  A2 = exp(A_log) log2(e)        (log2 units, >= 0)
+    Abar   = 2**-dA                      (exp2 table with shift)
+    dtx    = dt xa
+    h      = Abar h + dtx (x) B          (one rounding)
+    y      = sum_n C h + D xa
+    zs     = SiLU(z) ;  gate = y zs ;  out = u + W_out gate   (= the next u)
+  head (stream, O(1) state per channel):
+    score  = W_a' f + b_a'   (W_a' = W_a log2 e: the softmax runs in powers of two, same weights)
+    sm_e   = 2**-|score - m|
+    (a, b) = (sm_e, 1) if score > m else (1, sm_e);  sm_l = l a + b ;  sm_acc = acc a + b f ;  m = max(m, score)
+  finish:  L = codes of l = m_l 2**p (m_l in [1, 2), normalize) -> sm_recip = 1/m_l table;
+           pooled = acc sm_recip 2**-(p - F_l)   (a variable right shift, one rounding: lut.quantize_shifted)
+           mlp0 = W1 pooled + b1; gelu0; mlp2 = W2 gelu0 + b2; gelu2; (mu, log_var) = W3 gelu2 + b3
+
+Hardware notes: Abar h may be computed as (h << F_Abar) - (1 - Abar) h (same integer, an 18-bit operand);
+V = sum c^2 equals d (d sum U^2 - (sum U)^2) exactly (18-bit squares); the exp2 right shift by n and the
+pooled shift by p - F_l are barrel shifts before the one rounding.
+
+Initial state: h = 0, conv history = 0, l = acc = 0, m = the score format's minimum code (at the first sample
+both branches give l = 1, acc = f).
+
+Numpy layout: every per-window array keeps the windows on its LAST axis ((d_inner, d_state, n) for h), so the
+outer products and reductions run long contiguous inner loops; the public API (step inputs/outputs, finish,
+traces, ``FixedState.window``) is window-first. Dot products with a provable bound below 2**53 run as float64
+matrix products (BLAS), which are then exact integers; otherwise int64. Every other intermediate is checked at
+construction to stay below 2**62. Window mode (``run_codes``) loops over t calling ``step``; nothing mixes
+windows, so a batch equals its windows run one at a time, bit for bit. ``init_state(n, record=True)`` keeps every
+signal's min/max (``run(..., record=True)``, ``profile``), ``trace=True`` every signal's codes at every step
+(golden vectors for the HLS/RTL testbenches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import lut as lutmod
+from .dims import ModelDims
+from .precision import (
+    DSP_OPERAND_BITS,
+    PrecisionConfig,
+    default_precision,
+    folded_tensors,
+    load_precision,
+    precision_for,
+    signal_names,
+)
+from .qformat import QFormat, SaturationCounter
+
+I64_LIMIT = 62  # every exact intermediate must stay below 2**62 in magnitude
+F64_EXACT = 53
+BATCH = 1024  # windows per chunk in run(): long inner loops, (d_inner, d_state, n) arrays still ~1 MB
+
+
+def _mag(fmt: QFormat) -> int:
+    """Largest code magnitude of a format."""
+    return max(abs(fmt.min_code), abs(fmt.max_code))
+
+
+def _check_bits(value: int, what: str) -> None:
+    if value >= 1 << I64_LIMIT:
+        raise ValueError(f"fixed model: {what} may reach {value.bit_length()} bits (> {I64_LIMIT}); "
+                         "narrow the formats involved")
+
+
+class _Affine:
+    """y = W x (+ b), exact, on x of shape (in, n) (windows last): calling it returns the (out, n) integer
+    accumulator, whose fraction bits are ``.frac``."""
+
+    def __init__(self, w: np.ndarray, w_frac: int, x_fmt: QFormat, b: np.ndarray | None, b_frac: int | None,
+                 what: str):
+        self.w = np.ascontiguousarray(w, dtype=np.int64)
+        prod_frac = x_fmt.frac_bits + w_frac
+        self.frac = max(prod_frac, b_frac if b is not None else prod_frac)
+        self.shift = self.frac - prod_frac
+        row_l1 = int(np.abs(self.w).sum(axis=1).max()) if self.w.size else 0
+        dot_max = _mag(x_fmt) * row_l1
+        self.use_float = dot_max < 1 << F64_EXACT
+        self.w_f = self.w.astype(np.float64)
+        self.b = None
+        bmax = 0
+        if b is not None:
+            self.b = (np.asarray(b, dtype=np.int64) << (self.frac - b_frac))[:, None]
+            bmax = int(np.abs(self.b).max())
+        _check_bits((dot_max << self.shift) + bmax, what)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.use_float:  # every partial sum is an integer below 2**53: exact in any order
+            acc = (self.w_f @ x.astype(np.float64)).astype(np.int64)
+        else:
+            acc = self.w @ x
+        if self.shift:
+            acc <<= self.shift
+        if self.b is not None:
+            acc += self.b
+        return acc
+
+
+@dataclass
+class FixedState:
+    """Everything a window carries from one sample to the next (O(1) per window), as integer codes.
+
+    Arrays hold the windows on their LAST axis (long contiguous inner loops for numpy); ``window(k)`` gives one
+    window's state window-first."""
+
+    h: list[np.ndarray]  # per layer (d_inner, d_state, n), format layers.i.h
+    conv: list[list[np.ndarray]]  # per layer the last d_conv - 1 xi codes, oldest first, each (d_inner, n)
+    m: np.ndarray  # (d_model, n) running max of the scores (head.score codes)
+    l: np.ndarray  # (d_model, n) normaliser (head.sm_l codes)  # noqa: E741
+    acc: np.ndarray  # (d_model, n) accumulator (head.sm_acc codes)
+    t: int = 0
+    sat: SaturationCounter = field(default_factory=SaturationCounter)
+    record: dict[str, list[int]] | None = None  # signal -> [min code, max code] when recording
+    # signal -> its codes at every step, windows FIRST: trace[name][t][window, ...] (golden vectors, tests)
+    trace: dict[str, list[np.ndarray]] | None = None
+
+    @property
+    def n(self) -> int:
+        return self.m.shape[-1]
+
+    def window(self, k: int) -> dict[str, Any]:
+        """The state of window k: h per layer (d_inner, d_state), conv per layer (d_conv - 1, d_inner), m, l, acc."""
+        conv = [np.stack([c[:, k] for c in cl]) if cl else np.zeros((0, self.h[0].shape[0]), np.int64)
+                for cl in self.conv]
+        return {"h": [h[..., k] for h in self.h], "conv": conv, "m": self.m[:, k], "l": self.l[:, k],
+                "acc": self.acc[:, k], "t": self.t}
+
+
+class FixedModel:
+    """The fixed-point golden model.
+
+    ``FixedModel(ckpt, precision)`` with a ``Checkpoint`` (or a ``(dims, tensors)`` pair) and a
+    ``PrecisionConfig`` (or a path to one; None: ``precision_for(ckpt)``, or the default for a pair).
+
+    Attributes: ``precision``; ``fmt`` (signal -> QFormat); ``luts`` (use -> Lut); ``quantized_weights``
+    (canonical name -> int64 codes of the *folded* tensor in ``precision.weights[name]``: gamma sqrt(d) for
+    norm.weight, exp(A_log) log2(e) for A_log, W_a log2(e) and b_a log2(e) for head.attn, conv1d.weight as
+    (d_inner, d_conv)); ``weight_saturation`` (a SaturationCounter; empty with the default config).
+    """
+
+    def __init__(self, source: Any, precision: PrecisionConfig | str | None = None):
+        if isinstance(source, tuple):
+            dims, tensors = source
+            if precision is None:
+                precision = default_precision((dims, tensors))
+        else:
+            dims, tensors = source.dims, source.tensors
+            if precision is None:
+                precision = precision_for(source)
+        if not isinstance(precision, PrecisionConfig):
+            precision = load_precision(precision)
+        if precision.dims != dims:
+            raise ValueError(f"precision config dims {precision.dims.to_dict()} differ from the model's "
+                             f"{dims.to_dict()}")
+        self.dims: ModelDims = dims
+        self.precision = precision
+        self.fmt: dict[str, QFormat] = dict(precision.signals)
+        self.luts = lutmod.build_luts(precision)
+        self._check_lut_operands()
+        # weights: folded float values, quantized once (saturations counted separately from the datapath)
+        self.weight_saturation = SaturationCounter()
+        folded = folded_tensors(dims, tensors)
+        self.quantized_weights: dict[str, np.ndarray] = {
+            name: precision.weights[name].from_float(v, counter=self.weight_saturation, name=name)
+            for name, v in folded.items()
+        }
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+    def _check_lut_operands(self) -> None:
+        """The interpolation multiply (T[i+1] - T[i]) * r: both operands at most 18 bits unless a reason is given."""
+        for lut in self.luts.values():
+            widths = (lut.delta_bits(), lut.shift + 1)
+            if max(widths) > DSP_OPERAND_BITS and f"luts.{lut.family}" not in self.precision.why:
+                raise ValueError(f"LUT {lut.name}: interpolation operands are {widths[0]} x {widths[1]} bits "
+                                 f"(> {DSP_OPERAND_BITS}); add why['luts.{lut.family}']")
+
+    def _w(self, name: str) -> tuple[np.ndarray, int]:
+        return self.quantized_weights[name], self.precision.weights[name].frac_bits
+
+    def _build(self) -> None:
+        d, f = self.dims, self.fmt
+        qw = self._w
+        self.embed = _Affine(*qw("embed.weight"), f["input"], *qw("embed.bias"), "embed")
+        self.layers = []
+        for i in range(d.n_layers):
+            p, m = f"layers.{i}.", f"layers.{i}.mixer."
+            L: dict[str, Any] = {"p": p}
+            fu = self.precision.residual_in(i)
+            ln = self.precision.ln_bounds(i)
+            L["eps"] = self.precision.ln_eps_code(i)
+            L["ln_shift"] = ln["shift"]
+            L["rsqrt"] = self.luts[p + "rsqrt"]
+            L["mant_rsqrt"] = self.precision.luts["rsqrt"]["mant_frac"]
+            _check_bits(ln["v_max"], p + "LayerNorm V")
+            f_r = f[p + "ln_rsqrt"]
+            L["xn_frac"] = ln["shift"] + f_r.frac_bits
+            _check_bits((1 << (ln["shift"] + 1)) * _mag(f_r), p + "LayerNorm CN * rsqrt")
+            g, gf = qw(p + "norm.weight")
+            b, bf = qw(p + "norm.bias")
+            L["ln_affine"] = self._elementwise_affine(g, gf, f[p + "ln_xn"], b, bf, p + "LayerNorm affine")
+            w_in, w_in_f = qw(m + "in_proj.weight")
+            L["in_proj"] = _Affine(w_in, w_in_f, f[p + "ln_out"], None, None, p + "in_proj")
+            wc, wcf = qw(m + "conv1d.weight")
+            bc, bcf = qw(m + "conv1d.bias")
+            L["conv_w"] = [wc[:, k : k + 1] for k in range(d.d_conv)]  # (d_inner, 1) per tap
+            cf = f[p + "xi"].frac_bits + wcf
+            L["conv_frac"] = max(cf, bcf)
+            L["conv_shift"] = L["conv_frac"] - cf
+            L["conv_b"] = (bc << (L["conv_frac"] - bcf))[:, None]
+            _check_bits((_mag(f[p + "xi"]) * int(np.abs(wc).sum(1).max()) << L["conv_shift"])
+                        + int(np.abs(L["conv_b"]).max()), p + "conv")
+            L["silu_xc"] = self.luts[p + "silu_xc"]
+            L["x_proj"] = _Affine(*qw(m + "x_proj.weight"), f[p + "xa"], None, None, p + "x_proj")
+            L["dt_proj"] = _Affine(*qw(m + "dt_proj.weight"), f[p + "xr"], *qw(m + "dt_proj.bias"), p + "dt_proj")
+            L["softplus"] = self.luts[p + "softplus"]
+            a2, a2f = qw(m + "A_log")
+            L["A2"] = a2[:, :, None]
+            L["dA_frac"] = f[p + "dt"].frac_bits + a2f
+            _check_bits(_mag(f[p + "dt"]) * int(np.abs(a2).max()), p + "dt * A2")
+            L["exp2"] = self.luts[p + "exp2_decay"]
+            L["dtx_frac"] = f[p + "dt"].frac_bits + f[p + "xa"].frac_bits
+            _check_bits(_mag(f[p + "dt"]) * _mag(f[p + "xa"]), p + "dt * xa")
+            # h = Abar h + dtx B
+            fa = f[p + "Abar"].frac_bits + f[p + "h"].frac_bits
+            fb = f[p + "dtx"].frac_bits + f[p + "B"].frac_bits
+            L["h_frac"] = max(fa, fb)
+            L["h_sa"], L["h_sb"] = L["h_frac"] - fa, L["h_frac"] - fb
+            _check_bits((_mag(f[p + "Abar"]) * _mag(f[p + "h"]) << L["h_sa"])
+                        + (_mag(f[p + "dtx"]) * _mag(f[p + "B"]) << L["h_sb"]), p + "h update")
+            # y = C h + D xa
+            dd, ddf = qw(m + "D")
+            L["D"] = dd[:, None]
+            fc = f[p + "C"].frac_bits + f[p + "h"].frac_bits
+            fdx = ddf + f[p + "xa"].frac_bits
+            L["y_frac"] = max(fc, fdx)
+            L["y_sc"], L["y_sd"] = L["y_frac"] - fc, L["y_frac"] - fdx
+            _check_bits((d.d_state * _mag(f[p + "C"]) * _mag(f[p + "h"]) << L["y_sc"])
+                        + (int(np.abs(dd).max()) * _mag(f[p + "xa"]) << L["y_sd"]), p + "y")
+            L["silu_z"] = self.luts[p + "silu_z"]
+            L["gate_frac"] = f[p + "y"].frac_bits + f[p + "zs"].frac_bits
+            _check_bits(_mag(f[p + "y"]) * _mag(f[p + "zs"]), p + "gate")
+            wo, wof = qw(m + "out_proj.weight")
+            L["out_proj"] = _Affine(wo, wof, f[p + "gate"], None, None, p + "out_proj")
+            fo = L["out_proj"].frac
+            L["out_frac"] = max(fo, fu.frac_bits)
+            L["out_sp"], L["out_su"] = L["out_frac"] - fo, L["out_frac"] - fu.frac_bits
+            _check_bits((_mag(f[p + "gate"]) * int(np.abs(wo).sum(1).max()) << (L["out_sp"] + L["out_proj"].shift))
+                        + (_mag(fu) << L["out_su"]), p + "residual")
+            self.layers.append(L)
+        # head
+        feat = f[f"layers.{d.n_layers - 1}.out"]
+        self.feat_fmt = feat
+        self.attn = _Affine(*qw("head.attn.weight"), feat, *qw("head.attn.bias"), "head.attn")
+        self.exp2_sm = self.luts["head.exp2_softmax"]
+        fe, fl, fa = f["head.sm_e"], f["head.sm_l"], f["head.sm_acc"]
+        self.one_e = np.int64(1) << fe.frac_bits
+        self.l_frac = fl.frac_bits + fe.frac_bits
+        _check_bits(_mag(fl) * _mag(fe) + (_mag(fe) << fl.frac_bits), "head.sm_l update")
+        f1 = fa.frac_bits + fe.frac_bits
+        f2 = fe.frac_bits + feat.frac_bits
+        self.acc_frac = max(f1, f2)
+        self.acc_s1, self.acc_s2 = self.acc_frac - f1, self.acc_frac - f2
+        _check_bits((_mag(fa) * _mag(fe) << self.acc_s1) + (_mag(fe) * _mag(feat) << self.acc_s2), "head.sm_acc")
+        self.recip = self.luts["head.recip"]
+        self.mant_recip = self.precision.luts["recip"]["mant_frac"]
+        # pooled = acc * R * 2**-(F_acc + F_r + n), n = p - F_l in [0, p_max] (l >= 1): a variable right shift
+        self.p_max = fl.width - 1 - fl.frac_bits
+        fr = f["head.sm_recip"]
+        self.pool_frac = fa.frac_bits + fr.frac_bits
+        _check_bits(_mag(fa) * _mag(fr), "head.sm_acc * sm_recip")
+        j = lutmod.shifted_sticky_bits(f["head.pooled"], self.pool_frac)
+        _check_bits((_mag(fa) * _mag(fr) >> j) + 1 << self.p_max, "head.pooled")
+        self.mlp0 = _Affine(*qw("head.mlp.0.weight"), f["head.pooled"], *qw("head.mlp.0.bias"), "head.mlp.0")
+        self.gelu0 = self.luts["head.gelu0"]
+        self.mlp2 = _Affine(*qw("head.mlp.2.weight"), f["head.gelu0"], *qw("head.mlp.2.bias"), "head.mlp.2")
+        self.gelu2 = self.luts["head.gelu2"]
+        self.mlp4 = _Affine(*qw("head.mlp.4.weight"), f["head.gelu2"], *qw("head.mlp.4.bias"), "head.mlp.4")
+
+    def _elementwise_affine(self, g, gf, x_fmt, b, bf, what):
+        frac = max(gf + x_fmt.frac_bits, bf)
+        sg = frac - (gf + x_fmt.frac_bits)
+        bb = b << (frac - bf)
+        _check_bits((int(np.abs(g).max()) * _mag(x_fmt) << sg) + int(np.abs(bb).max()), what)
+        return g[:, None], sg, bb[:, None], frac
+
+    # ------------------------------------------------------------------ helpers
+    def _q(self, state: FixedState, name: str, acc: np.ndarray, frac: int) -> np.ndarray:
+        out = self.fmt[name].quantize(acc, frac, counter=state.sat, name=name)
+        if state.record is not None or state.trace is not None:
+            self._rec(state, name, out)
+        return out
+
+    def _lut(self, state: FixedState, lut: lutmod.Lut, name: str, x: np.ndarray) -> np.ndarray:
+        out = lut.evaluate(x, counter=state.sat, name=name)
+        if state.record is not None or state.trace is not None:
+            self._rec(state, name, out)
+        return out
+
+    @staticmethod
+    def _rec(state: FixedState, name: str, codes: np.ndarray) -> None:
+        if state.trace is not None:  # window-first copies (the datapath keeps windows last)
+            state.trace.setdefault(name, []).append(np.moveaxis(codes, -1, 0).copy())
+        if state.record is None or codes.size == 0:
+            return
+        lo, hi = int(codes.min()), int(codes.max())
+        r = state.record.get(name)
+        if r is None:
+            state.record[name] = [lo, hi]
+        else:
+            r[0], r[1] = min(r[0], lo), max(r[1], hi)
+
+    # ------------------------------------------------------------------ step mode
+    def init_state(self, n: int, record: bool = False, trace: bool = False) -> FixedState:
+        """Zero state for ``n`` windows. ``record``: keep every signal's min/max code; ``trace``: keep every
+        signal's codes at every step (``state.trace[name]`` = list over steps; finish() adds the head's)."""
+        d = self.dims
+        zeros = lambda *s: np.zeros(s, dtype=np.int64)  # noqa: E731
+        return FixedState(
+            h=[zeros(d.d_inner, d.d_state, n) for _ in range(d.n_layers)],
+            conv=[[zeros(d.d_inner, n) for _ in range(d.d_conv - 1)] for _ in range(d.n_layers)],
+            m=np.full((d.d_model, n), self.fmt["head.score"].min_code, dtype=np.int64),
+            l=zeros(d.d_model, n),
+            acc=zeros(d.d_model, n),
+            record={} if record else None,
+            trace={} if trace else None,
+        )
+
+    def step(self, x: np.ndarray, state: FixedState) -> np.ndarray:
+        """One sample for every window: ``x`` (n, 2) input codes; updates ``state``; returns the feature codes f_t
+        (n, d_model) (a view). Internally every array is (channels..., n): windows last."""
+        x = np.asarray(x, dtype=np.int64)
+        if x.shape != (state.n, self.dims.n_in):
+            raise ValueError(f"step: expected input codes of shape ({state.n}, {self.dims.n_in}), found {x.shape}")
+        if state.record is not None or state.trace is not None:
+            self._rec(state, "input", x.T)
+        q = self._q
+        d = self.dims
+        di, ns, r = d.d_inner, d.d_state, d.dt_rank
+        u = q(state, "embed", self.embed(x.T), self.embed.frac)  # (d_model, n)
+        for i, L in enumerate(self.layers):
+            p = L["p"]
+            # ---- LayerNorm: c = d u - sum u, V = sum c^2 + EPS, even normalisation, rsqrt table
+            c = u * d.d_model
+            c -= u.sum(axis=0)
+            v = np.einsum("dn,dn->n", c, c)
+            v += L["eps"]
+            mant, e = lutmod.normalize_even(v, L["mant_rsqrt"])
+            rs = self._lut(state, L["rsqrt"], p + "ln_rsqrt", mant)
+            c <<= L["ln_shift"] - (e >> 1)  # CN, exact
+            c *= rs
+            xn = q(state, p + "ln_xn", c, L["xn_frac"])
+            g, sg, bb, fr = L["ln_affine"]
+            nrm = xn * g
+            if sg:
+                nrm <<= sg
+            nrm += bb
+            nrm = q(state, p + "ln_out", nrm, fr)
+            # ---- in_proj, causal depthwise conv (history: the last d_conv - 1 xi codes), SiLU
+            xz = L["in_proj"](nrm)
+            xi = q(state, p + "xi", xz[:di], L["in_proj"].frac)
+            z = q(state, p + "z", xz[di:], L["in_proj"].frac)
+            taps = state.conv[i] + [xi]  # oldest first: xi_{t-(d_conv-1)} .. xi_t
+            acc = taps[0] * L["conv_w"][0]
+            for k in range(1, d.d_conv):
+                acc += taps[k] * L["conv_w"][k]
+            if L["conv_shift"]:
+                acc <<= L["conv_shift"]
+            acc += L["conv_b"]
+            xc = q(state, p + "xc", acc, L["conv_frac"])
+            state.conv[i] = taps[1:]
+            xa = self._lut(state, L["silu_xc"], p + "xa", xc)
+            # ---- selective parameters
+            rbc = L["x_proj"](xa)
+            fx = L["x_proj"].frac
+            xr = q(state, p + "xr", rbc[:r], fx)
+            bmat = q(state, p + "B", rbc[r : r + ns], fx)
+            cmat = q(state, p + "C", rbc[r + ns :], fx)
+            dt_raw = q(state, p + "dt_raw", L["dt_proj"](xr), L["dt_proj"].frac)
+            dt = self._lut(state, L["softplus"], p + "dt", dt_raw)
+            # ---- state update (d_inner, d_state, n)
+            da = q(state, p + "dA", dt[:, None, :] * L["A2"], L["dA_frac"])
+            abar = self._lut(state, L["exp2"], p + "Abar", da)
+            dtx = q(state, p + "dtx", dt * xa, L["dtx_frac"])
+            hacc = abar * state.h[i]
+            if L["h_sa"]:
+                hacc <<= L["h_sa"]
+            if L["h_sb"]:  # alignment shifts on the small operand where possible
+                dtx = dtx << L["h_sb"]
+            hacc += dtx[:, None, :] * bmat
+            h = q(state, p + "h", hacc, L["h_frac"])
+            state.h[i] = h
+            yacc = np.einsum("dsn,sn->dn", h, cmat)
+            if L["y_sc"]:
+                yacc <<= L["y_sc"]
+            yd = L["D"] * xa
+            if L["y_sd"]:
+                yd <<= L["y_sd"]
+            yacc += yd
+            y = q(state, p + "y", yacc, L["y_frac"])
+            # ---- gate, out_proj, residual
+            zs = self._lut(state, L["silu_z"], p + "zs", z)
+            gate = q(state, p + "gate", y * zs, L["gate_frac"])
+            o = L["out_proj"](gate)
+            if L["out_sp"]:
+                o <<= L["out_sp"]
+            o += u << L["out_su"] if L["out_su"] else u
+            u = q(state, p + "out", o, L["out_frac"])
+        # ---- head: online softmax pooling (powers of two), per channel
+        s = q(state, "head.score", self.attn(u), self.attn.frac)
+        e = self._lut(state, self.exp2_sm, "head.sm_e", np.abs(s - state.m))
+        gt = s > state.m
+        a = np.where(gt, e, self.one_e)
+        b = np.where(gt, self.one_e, e)
+        fl = self.fmt["head.sm_l"].frac_bits
+        lacc = state.l * a
+        lacc += b << fl
+        state.l = q(state, "head.sm_l", lacc, self.l_frac)
+        acc = state.acc * a
+        if self.acc_s1:
+            acc <<= self.acc_s1
+        bf = b * u
+        if self.acc_s2:
+            bf <<= self.acc_s2
+        acc += bf
+        state.acc = q(state, "head.sm_acc", acc, self.acc_frac)
+        state.m = np.where(gt, s, state.m)
+        state.t += 1
+        return u.T
+
+    def finish(self, state: FixedState) -> np.ndarray:
+        """End of the window: pooled = acc / l, then the MLP -> (n, 2) codes (mu in ``mu``, log_var in ``log_var``)."""
+        q = self._q
+        mant, p = lutmod.normalize(state.l, self.mant_recip)
+        rcp = self._lut(state, self.recip, "head.sm_recip", mant)
+        fl = self.fmt["head.sm_l"].frac_bits
+        # l >= 1 after any sample, so p - F_l in [0, p_max]; a window of no samples has l = acc = 0 (pooled 0)
+        n = np.clip(p - fl, 0, self.p_max)
+        pooled = lutmod.quantize_shifted(self.fmt["head.pooled"], state.acc * rcp, self.pool_frac, n, self.p_max,
+                                         counter=state.sat, name="head.pooled")
+        if state.record is not None or state.trace is not None:
+            self._rec(state, "head.pooled", pooled)
+        h1 = q(state, "head.mlp0", self.mlp0(pooled), self.mlp0.frac)
+        h1 = self._lut(state, self.gelu0, "head.gelu0", h1)
+        h2 = q(state, "head.mlp2", self.mlp2(h1), self.mlp2.frac)
+        h2 = self._lut(state, self.gelu2, "head.gelu2", h2)
+        o = self.mlp4(h2)
+        mu = q(state, "mu", o[0], self.mlp4.frac)
+        lv = q(state, "log_var", o[1], self.mlp4.frac)
+        return np.stack([mu, lv], axis=1)
+
+    # ------------------------------------------------------------------ window mode
+    def quantize_input(self, iq: np.ndarray, counter: SaturationCounter | None = None) -> np.ndarray:
+        """Float windows (N, L, 2) -> input codes, saturating (counted under ``input``)."""
+        return self.fmt["input"].from_float(np.asarray(iq, dtype=np.float64), counter=counter, name="input")
+
+    def run_codes(self, iq_codes: np.ndarray, record: bool = False, batch: int = BATCH,
+                  counter: SaturationCounter | None = None):
+        """Input codes (N, L, 2) -> (output codes (N, 2), SaturationCounter) [, ranges when ``record``]."""
+        x = np.asarray(iq_codes, dtype=np.int64)
+        if x.ndim != 3 or x.shape[2] != self.dims.n_in:
+            raise ValueError(f"expected input codes of shape (N, L, {self.dims.n_in}), found {x.shape}")
+        sat = counter if counter is not None else SaturationCounter()
+        records: dict[str, list[int]] = {}
+        out = np.empty((x.shape[0], self.dims.n_out), dtype=np.int64)
+        for start in range(0, x.shape[0], batch):
+            chunk = x[start : start + batch]
+            state = self.init_state(chunk.shape[0], record=record)
+            for t in range(chunk.shape[1]):
+                self.step(chunk[:, t], state)
+            out[start : start + batch] = self.finish(state)
+            sat.merge(state.sat)
+            if record:
+                for name, (lo, hi) in state.record.items():
+                    r = records.setdefault(name, [lo, hi])
+                    r[0], r[1] = min(r[0], lo), max(r[1], hi)
+        if record:
+            return out, sat, self.ranges_from_codes(records)
+        return out, sat
+
+    def run(self, iq: np.ndarray, record: bool = False, batch: int = BATCH):
+        """Float windows (N, L, 2) -> (output codes (N, 2), SaturationCounter) [, ranges when ``record``].
+
+        The counter includes the input quantization (``input``) and every datapath signal."""
+        sat = SaturationCounter()
+        codes = self.quantize_input(iq, counter=sat)
+        return self.run_codes(codes, record=record, batch=batch, counter=sat)
+
+    def ranges_from_codes(self, records: dict[str, list[int]]) -> dict[str, tuple[float, float]]:
+        """signal -> (min, max) dequantised, in signal order."""
+        out = {}
+        for name in signal_names(self.dims):
+            if name in records:
+                lo, hi = records[name]
+                fmt = self.fmt[name]
+                out[name] = (float(fmt.to_float(lo)), float(fmt.to_float(hi)))
+        return out
+
+    def profile(self, iq: np.ndarray) -> dict[str, Any]:
+        """Per signal: dequantised min/max and saturation counts on these windows (for tightening a config)."""
+        _, sat, ranges = self.run(iq, record=True)
+        counts = sat.as_dict()
+        return {
+            name: {"min": lo, "max": hi, "format": self.fmt[name].ctype(), **counts.get(name, {})}
+            for name, (lo, hi) in ranges.items()
+        }
+
+    def output_float(self, codes: np.ndarray) -> np.ndarray:
+        """(N, 2) output codes -> (N, 2) float (mu, log_var)."""
+        codes = np.asarray(codes)
+        return np.stack([self.fmt["mu"].to_float(codes[:, 0]), self.fmt["log_var"].to_float(codes[:, 1])], axis=1)
+
+    def predict_raw(self, iq: np.ndarray) -> np.ndarray:
+        """Float windows -> (N, 2) float (mu, log_var) dequantised from the output codes."""
+        codes, _ = self.run(iq)
+        return self.output_float(codes)
