@@ -73,3 +73,28 @@ def test_evaluate_report(tiny_model, tiny_data, tmp_path, capsys):
     assert sum(line["count"] for line in report["model"]["per_line"]) == report["n_scored"]
     assert (tmp_path / "plots" / "energy_histograms.png").stat().st_size > 10_000
     assert "mean" in capsys.readouterr().out
+
+
+def test_profile_and_fixed_accuracy(tiny_model, tiny_data, tmp_path, capsys):
+    """profile sizes a config on data; evaluate --precision adds the fixed model's accuracy report."""
+    from venom_fpga.precision import load_precision
+
+    w, cfg_path = str(tiny_model.path), tmp_path / "tiny.precision.json"
+    assert main(["profile", "--weights", w, "--data", str(tiny_data[0]), "--out", str(cfg_path)]) == 0
+    assert "saturating signals under it: none" in capsys.readouterr().out
+    cfg = load_precision(cfg_path)
+    assert cfg.signals["input"].width == 16
+    reports = tmp_path / "reports"
+    assert main(["evaluate", "--weights", w, "--data", str(tiny_data[1]), "--precision", str(cfg_path),
+                 "--accuracy-dir", str(reports), "--quiet"]) == 0
+    acc = json.loads((reports / "accuracy.json").read_text())
+    assert acc["precision"] == str(cfg_path) and acc["windows"] > 100
+    # The fixed model tracks the float model far inside the 1 meV budget on in-range data.
+    assert 0 < acc["max_abs_dE_meV"] < 1.0 and acc["mean_abs_dE_meV"] <= acc["max_abs_dE_meV"]
+    assert sum(acc["saturations"].values()) == 0
+    assert set(acc["signals"]) >= {"input", "embed", "mu", "log_var"}
+    for name in ("accuracy_dE.png", "accuracy_signal_ranges.png"):
+        assert (reports / name).stat().st_size > 5_000
+    np.save(tmp_path / "x.npy", np.zeros((2, 126, 2)))
+    assert main(["predict", "--weights", w, "--iq", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"),
+                 "--backend", "float", "--precision", str(cfg_path)]) == 2

@@ -96,7 +96,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     ckpt = _load(args)
     iq = _load_npy(args.iq, "I/Q")
-    out = predict(ckpt, iq, backend=args.backend, progress=not args.quiet)
+    options = {}
+    if args.precision is not None:
+        if args.backend.startswith("float"):
+            raise UserError(f"--precision applies to the fixed-point backends, not {args.backend}")
+        options["precision"] = args.precision
+    out = predict(ckpt, iq, backend=args.backend, progress=not args.quiet, **options)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, out)
@@ -149,20 +154,46 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
 
+    from .accuracy import summary_line
+    from .plots import plot_energy_histograms, plot_fixed_vs_float, plot_signal_ranges
+
     ckpt = _load(args)
-    report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet)
+    report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet,
+                              precision=args.precision, fixed=args.fixed)
     print(format_table(report))
     if args.json:
         write_json(args.json, report)
         print(f"report -> {args.json}")
+    title = f"{ckpt.path.name} on {args.data}"
     if args.plots:
-        from .plots import plot_energy_histograms
-
         path = Path(args.plots) / "energy_histograms.png"
-        results = {k: arrays[k] for k in ("model", "optimal filter")}
+        results = {k: arrays[k] for k in ("model", "optimal filter", "fixed") if k in arrays}
         plot_energy_histograms(results, arrays["true"], arrays["line_index"], arrays["wavelengths_nm"], path,
-                               title=f"{ckpt.path.name} on {args.data}")
+                               title=title)
         print(f"plot -> {path}")
+    if "fixed_accuracy" in report:
+        acc = report["fixed_accuracy"]
+        print(summary_line(acc))
+        reports = Path(args.accuracy_dir)
+        write_json(reports / "accuracy.json", acc)
+        plot_fixed_vs_float(arrays["model"], arrays["fixed"], reports / "accuracy_dE.png", title=title)
+        plot_signal_ranges(arrays["ranges"], arrays["limits"], reports / "accuracy_signal_ranges.png",
+                           title=f"signal ranges ({acc['precision']})")
+        print(f"accuracy report and plots -> {reports}/accuracy*.{{json,png}}")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from .accuracy import profile, saturating_signals
+    from .dataset import load_raw, make_windows_from_meta
+    from .precision import save_precision
+
+    ckpt = _load(args)
+    windows = make_windows_from_meta(load_raw(args.data), ckpt.meta)
+    cfg, signal_profile = profile(ckpt, windows.iq, margin=args.margin)
+    save_precision(cfg, args.out)
+    print(f"profiled {windows.iq.shape[0]} windows -> {args.out}")
+    sat = saturating_signals(signal_profile)
+    print(f"saturating signals under it: {sat or 'none'}")
 
 
 # --- wiring --------------------------------------------------------------------------------------
@@ -191,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iq", required=True, help=".npy of (N, L, 2) decimated, normalised I/Q windows")
     p.add_argument("--out", required=True, help=".npy to write: (N, 2) energy (eV) and log-variance (eV^2)")
     p.add_argument("--backend", default="float", choices=list(BACKENDS))
+    p.add_argument("--precision", help="precision config (fixed-point backends; default <weights stem>.precision.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
@@ -229,8 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the report here")
     p.add_argument("--plots", help="directory for PNG plots")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration/scoring split")
+    p.add_argument("--precision", help="add the fixed-point model with this precision config")
+    p.add_argument("--fixed", action="store_true", help="add the fixed-point model with the checkpoint's own config")
+    p.add_argument("--accuracy-dir", default="build/reports", help="where accuracy.json and its plots go")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("profile", help="size a precision config on data and report what saturates")
+    add_weights(p)
+    p.add_argument("--data", required=True, help="VENOM-format data directory")
+    p.add_argument("--out", required=True, help="precision config to write (.json)")
+    p.add_argument("--margin", type=float, default=2.0, help="headroom factor on each signal's observed range")
+    p.set_defaults(func=cmd_profile)
     return parser
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .accuracy import fixed_accuracy
 from .checkpoint import Checkpoint
 from .dataset import load_raw, make_windows_from_meta, stratified_split
 from .optimal_filter import estimate_energies
+from .precision import PrecisionConfig
 from .predict import predict
 from .resolving_power import mean_R, per_line
 
@@ -26,8 +28,13 @@ def _summary(pred: np.ndarray, true: np.ndarray, line_index: np.ndarray, wavelen
     return {"mean_R_kde": mean_R(lines, "R_kde"), "mean_R_gauss": mean_R(lines, "R_gauss"), "per_line": lines}
 
 
-def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
-    """Returns the JSON report and the arrays behind it (for plots): energies of the scored pulses."""
+def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress: bool = True,
+             precision: PrecisionConfig | str | None = None, fixed: bool = False) -> tuple[dict, dict]:
+    """Returns the JSON report and the arrays behind it (for plots): energies of the scored pulses.
+
+    With ``fixed`` (or a ``precision``), also the fixed-point model on the same windows: its report is
+    ``report["fixed_accuracy"]`` (see accuracy.fixed_accuracy) and its energies ``arrays["fixed"]``.
+    """
     raw = load_raw(data_dir)
     windows = make_windows_from_meta(raw, ckpt.meta)
     calib = stratified_split(raw.line_index, CALIB_FRACTION, seed)
@@ -48,6 +55,10 @@ def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress:
         "optimal_filter": _summary(of_e, true, lines, wl),
     }
     arrays = {"model": model_e, "optimal filter": of_e, "true": true, "line_index": lines, "wavelengths_nm": wl}
+    if fixed or precision is not None:
+        acc, acc_arrays = fixed_accuracy(ckpt, precision, windows.iq[scored], model_e, true, lines, wl)
+        report["fixed_accuracy"] = acc
+        arrays.update(fixed=acc_arrays["e_fixed"], ranges=acc_arrays["ranges"], limits=acc_arrays["limits"])
     return report, arrays
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from venom_fpga.resolving_power import HC_EV_NM, kde_resolving_power
+from .files import atomic_path
+from .resolving_power import HC_EV_NM, kde_resolving_power
 
 __all__ = ["new_figure", "save_figure", "energy_histogram_figure", "plot_energy_histograms"]
 
@@ -33,19 +33,10 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (temporary file beside it, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be readable
+    """Write ``fig`` as PNG to ``path`` atomically."""
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def _grid_shape(n: int) -> tuple[int, int]:
@@ -158,4 +149,47 @@ def plot_energy_histograms(
     Written atomically; returns the path.
     """
     fig = energy_histogram_figure(results, true_ev, line_index, wavelengths_nm, title=title)
+    return save_figure(fig, path)
+
+
+def plot_fixed_vs_float(e_float: ArrayLike, e_fixed: ArrayLike, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Two panels: histogram of E_fixed - E_float (meV), and E_fixed against E_float."""
+    e_float, e_fixed = np.asarray(e_float, float), np.asarray(e_fixed, float)
+    d_mev = (e_fixed - e_float) * 1e3
+    fig = new_figure((10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.hist(d_mev, bins=60, histtype="stepfilled", alpha=0.7)
+    ax1.set_xlabel("E_fixed - E_float [meV]")
+    ax1.set_ylabel("windows per bin")
+    ax1.set_title(f"max |dE| {np.max(np.abs(d_mev)):.3f} meV, mean {np.mean(np.abs(d_mev)):.3f} meV")
+    ax2.plot(e_float, e_fixed, ".", ms=2, alpha=0.5)
+    lo, hi = float(min(e_float.min(), e_fixed.min())), float(max(e_float.max(), e_fixed.max()))
+    ax2.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="E_fixed = E_float")
+    ax2.set_xlabel("E_float [eV]")
+    ax2.set_ylabel("E_fixed [eV]")
+    ax2.legend(loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_signal_ranges(ranges: Mapping[str, tuple[float, float]], limits: Mapping[str, tuple[float, float]],
+                       path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Per signal, the observed max |value| against the largest magnitude its format can hold (log scale):
+    the gap is the headroom; a bar reaching the limit marker saturates."""
+    names = list(ranges)
+    observed = np.array([max(abs(ranges[n][0]), abs(ranges[n][1])) for n in names])
+    capacity = np.array([max(abs(limits[n][0]), abs(limits[n][1])) for n in names])
+    y = np.arange(len(names))
+    fig = new_figure((8, 0.22 * len(names) + 1.2))
+    ax = fig.subplots()
+    ax.barh(y, capacity, color="0.85", label="format range")
+    ax.barh(y, np.maximum(observed, 1e-12), color="tab:blue", height=0.5, label="observed")
+    ax.set_xscale("log")
+    ax.set_yticks(y, names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("max |value|")
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title)
     return save_figure(fig, path)
