@@ -3,16 +3,22 @@
 #   make demo                 everything on the shipped weights (sets up on first use)
 #   make test                 the whole test suite (CI runs this through .ci/run)
 #   make setup                idempotent: system tools (Verilator, Icarus, Yosys) and the pinned .venv
+#   make export WEIGHTS=...   Vitis-HLS C++ project for a checkpoint (hls/generated/<stem>/)
+#   make csim                 C-simulation of that project (g++), bit-exact check against the fixed model
+#   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH)
 #
-# Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PYTHON (venv interpreter).
+# Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching
+# WEIGHTS: ptsi or inhf), PYTHON (venv interpreter).
 
 WEIGHTS ?= weights/venom_synth_ptsi.safetensors
+PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
+HLS_PRJ ?= hls/generated/$(basename $(notdir $(WEIGHTS)))
 VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
 BUILD   := build
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo export csim hls clean
 
 setup:
 	@scripts/setup.sh
@@ -26,8 +32,19 @@ demo: setup
 	$(CLI) synth --preset ptsi --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
 	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/demo/data --out $(BUILD)/demo/iq.npy
 	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy --quiet
-	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --json $(BUILD)/reports/demo_evaluate.json \
+	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
 	    --plots $(BUILD)/reports --quiet
+
+export: setup
+	$(CLI) export --weights $(WEIGHTS)
+
+csim: setup
+	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 5 --out $(BUILD)/csim/data --force --quiet
+	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/csim/data --out $(BUILD)/csim/iq.npy
+	$(PYTHON) -m venom_fpga.csim --weights $(WEIGHTS) --iq $(BUILD)/csim/iq.npy --report $(BUILD)/reports/csim.json
+
+hls: export
+	PYTHON=$(PYTHON) scripts/run_vitis_hls.sh $(HLS_PRJ)
 
 clean:
 	rm -rf $(BUILD) sim_build .pytest_cache

@@ -196,6 +196,14 @@ def cmd_profile(args: argparse.Namespace) -> None:
     print(f"saturating signals under it: {sat or 'none'}")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import DEFAULT_REUSE_FACTOR, export
+
+    result = export(args.weights, precision=args.precision, out=args.out, name_map=args.name_map,
+                    reuse_factor=args.reuse_factor if args.reuse_factor is not None else DEFAULT_REUSE_FACTOR)
+    print(f"exported {len(result.files)} files -> {result.out_dir} in {result.seconds:.1f} s")
+
+
 # --- wiring --------------------------------------------------------------------------------------
 
 
@@ -273,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="precision config to write (.json)")
     p.add_argument("--margin", type=float, default=2.0, help="headroom factor on each signal's observed range")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("export", help="Vitis-HLS C++ project (kernels, weights, tables, test bench, tcl)")
+    add_weights(p)
+    p.add_argument("--precision", help="precision config (default <weights stem>.precision.json, else the default)")
+    p.add_argument("--out", help="output directory (default hls/generated/<weights stem>/), replaced atomically")
+    p.add_argument("--reuse-factor", type=int, help="cycles per sample of the core (folding; default 16)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

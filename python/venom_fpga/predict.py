@@ -1,6 +1,6 @@
 """Backend-agnostic prediction: (N, L, 2) I/Q windows -> (N, 2) energies in eV and log-variances.
 
-Every backend (float, float-recurrent, fixed, and later csim, rtl) is a function
+Every backend (float, float-recurrent, fixed, csim, and later rtl) is a function
 ``(checkpoint, iq, **options) -> (N, 2)`` raw head outputs (mu, log_var); the conversion to eV with the
 checkpoint's energy calibration happens once, here.
 """
@@ -38,13 +38,20 @@ def _float_backend(recurrent: bool) -> Backend:
     return run
 
 
+def _golden_model(ckpt: Checkpoint, precision, backend: str) -> FixedModel:
+    """The fixed-point model of a fixed-point backend (its formats, input quantization and output dequantization);
+    a warning says when its precision config is the default."""
+    model = FixedModel(ckpt, precision)
+    if model.precision.source == "default":
+        warnings.warn(f"{backend} backend: {model.precision.notes[-1]}", stacklevel=3)
+    return model
+
+
 def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
     """The bit-accurate fixed-point golden model; ``precision``: a PrecisionConfig or a path (default:
     ``precision_for(ckpt)``; a warning says when that is the default). Returns (mu, log_var) dequantised from the
     output codes; saturations, if any, are reported as a warning."""
-    model = FixedModel(ckpt, precision)
-    if model.precision.source == "default":
-        warnings.warn(f"fixed backend: {model.precision.notes[-1]}", stacklevel=2)
+    model = _golden_model(ckpt, precision, "fixed")
     out = np.empty((iq.shape[0], ckpt.dims.n_out))
     sat = SaturationCounter()
     batch = FIXED_BATCH
@@ -58,10 +65,29 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
     return out
 
 
+def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
+    """The generated HLS C++ (``venom-fpga export``), compiled with g++ against the ap_types headers and run
+    through its AXI4-Stream top (``export.csim_model``; exports and libraries cached under build/csim). Inputs are
+    quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it reproduces bit for bit."""
+    from .export import csim_model
+
+    model = _golden_model(ckpt, precision, "csim")
+    sat = SaturationCounter()
+    codes = model.quantize_input(iq, counter=sat)
+    lib = csim_model(ckpt, model.precision)
+    out = np.empty((iq.shape[0], ckpt.dims.n_out))
+    for start in tqdm(range(0, iq.shape[0], BATCH), desc="windows", unit="batch", disable=not progress):
+        out[start : start + BATCH] = model.output_float(lib.run_codes(codes[start : start + BATCH]))
+    if sat.total_saturated:
+        warnings.warn(f"csim backend: {sat.total_saturated} input values saturated", stacklevel=2)
+    return out
+
+
 BACKENDS: dict[str, Backend] = {
     "float": _float_backend(recurrent=False),
     "float-recurrent": _float_backend(recurrent=True),
     "fixed": _fixed_backend,
+    "csim": _csim_backend,
 }
 
 

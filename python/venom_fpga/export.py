@@ -1,0 +1,839 @@
+"""``venom-fpga export``: the Vitis-HLS C++ project of a checkpoint, and its bit-exact g++ C simulation.
+
+The hand-written, header-only kernels live in ``hls/include/venom/`` (templated, driven by config structs, in
+the style of hls4ml's nnet_utils). This module renders only what C++ cannot express -- formats, weights, tables,
+config structs, top functions, test bench -- from the checkpoint and its precision config (the single source of
+truth of every format, shared with ``fixed_model.py``), through the Jinja2 templates in ``hls/templates/``:
+
+==================== =================================================================================================
+file                 contents
+==================== =================================================================================================
+defines.h            model dimensions, interface constants, one typedef per signal and per (folded) weight tensor
+weights.h            every weight as an exactly representable literal of its format (exact ap_fixed initialisation)
+luts.h               the integer tables and their index constants (``lut.write_cpp_header``)
+parameters.h         the config structs: sizes, folding, exact accumulator types (widths computed here), table rules
+venom.h, venom.cpp   ``venom_reset``, ``venom_step``, ``venom_head`` and the free-running AXI4-Stream top ``venom_top``
+venom_csim.cpp       ``extern "C"`` batch entry points for the g++ C simulation (never part of the HLS project)
+tb_venom.cpp         C++ test bench: golden vectors through ``venom_top``; exit status 1 on any mismatch
+tb_data/golden.txt   the golden vectors (input codes and output codes of the fixed-point model on a few windows)
+build_prj.tcl        Vitis HLS project (csim, csynth, cosim, IP export) for xczu48dr-ffvg1517-2-e at 512 MHz
+==================== =================================================================================================
+
+Every file's first line says it is generated, from which checkpoint and precision config (with their sha256).
+Exports are deterministic (two exports of the same inputs are byte-identical) and atomic (rendered into a
+temporary directory beside the target, which then replaces it).
+
+Exactness. Every datapath operation accumulates in an ``ap_fixed<W, I>`` typedef wide enough to hold its exact
+value (bounds from the formats alone, so any weights of those formats fit; fraction bits = the golden model's),
+then assigns once to the signal's type: by the ap_fixed semantics that ``qformat.py`` reproduces, that is
+``QFormat.quantize`` of the same exact value. Every accumulator keeps enough integer bits that the headers'
+conversion never reads a bit beyond its MSB (``I >= 1 - F_out``, see ``QFormat.quantize``).
+
+Interface of ``venom_top`` (DESIGN.md §3): ``iq_in`` AXI4-Stream of 32-bit words, I code in [15:0], Q code in
+[31:16] (two's complement, the input format's code in the low bits of each half), TLAST on a window's last
+sample; ``energy_out`` one 64-bit word per window: the mu code in [31:0] and the log_var code in [63:32], each
+sign-extended to 32 bits (formats ``mu`` and ``log_var`` of the precision config). The state is reset at every
+window start. ``venom_top`` takes one beat per call (``ap_ctrl_none``, pipelined at II = the reuse factor).
+
+C simulation: ``build_csim`` compiles venom.cpp and venom_csim.cpp with ``cxx.compile_shared`` (cached by
+content) against the ap_types headers, with the stand-in stream classes of ``venom/csim_axis.h``;
+:class:`CsimLibrary` runs windows of input codes through ``venom_top`` via ctypes. :func:`csim_model` builds
+(or reuses) the library for a checkpoint and precision config (the ``csim`` predict backend).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import lut as lutmod
+from .checkpoint import Checkpoint, load_checkpoint
+from .fixed_model import FixedModel
+from .precision import (
+    FOLDS,
+    PrecisionConfig,
+    precision_for,
+    probe_windows,
+    signal_doc,
+    signal_names,
+)
+from .qformat import QFormat
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HLS_DIR = REPO_ROOT / "hls"
+KERNEL_INCLUDE = HLS_DIR / "include"
+TEMPLATE_DIR = HLS_DIR / "templates"
+GENERATED_DIR = HLS_DIR / "generated"
+
+COMMAND = "venom-fpga export"
+PART = "xczu48dr-ffvg1517-2-e"  # RFSoC 4x2 (DESIGN.md §3)
+CLOCK_MHZ = 512.0  # MKIDGen3 DSP fabric clock
+VENDOR, LIBRARY, IP_VERSION = "venom-fpga", "venom", "0.1"
+# Folding: venom_top is pipelined at II = reuse factor (cycles per sample). 512 MHz / 16 = 32 MS/s per core,
+# far above one channel's decimated rate (500 kHz), and 16 cycles close the h recurrence (multiply, add, round).
+DEFAULT_REUSE_FACTOR = 16
+N_GOLDEN_PROBE = 8  # golden windows from precision.probe_windows, besides the extremes
+DEFAULT_WINDOW_LENGTH = 126  # golden window length when the checkpoint has none in its metadata
+
+# Interface (DESIGN.md §3): 32-bit input word, I in [15:0], Q in [31:16]; 64-bit output record, two 32-bit fields.
+IQ_WORD_BITS = 32
+IQ_FIELD_BITS = 16
+RECORD_FIELD_BITS = 32
+RECORD_BITS = 2 * RECORD_FIELD_BITS
+
+TEMPLATES = {  # output file -> template
+    "defines.h": "defines.h.j2",
+    "weights.h": "weights.h.j2",
+    "parameters.h": "parameters.h.j2",
+    "venom.h": "venom.h.j2",
+    "venom.cpp": "venom.cpp.j2",
+    "venom_csim.cpp": "venom_csim.cpp.j2",
+    "tb_venom.cpp": "tb_venom.cpp.j2",
+    "build_prj.tcl": "build_prj.tcl.j2",
+}
+LUT_HEADER = "luts.h"
+GOLDEN = "tb_data/golden.txt"
+HLS_SOURCES = ["venom.cpp"]
+CSIM_SOURCES = ["venom.cpp", "venom_csim.cpp"]
+
+
+class ExportError(ValueError):
+    """An export that cannot be made, explained in one line."""
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+@dataclass
+class ExportInputs:
+    ckpt: Checkpoint
+    precision: PrecisionConfig
+    model: FixedModel
+    header: str  # the GENERATED first line (without comment markers)
+    ckpt_name: str
+    precision_name: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _checkpoint_hash(ckpt: Checkpoint) -> str:
+    if ckpt.path is not None and Path(ckpt.path).is_file():
+        return _sha256(Path(ckpt.path).read_bytes())
+    h = hashlib.sha256()
+    for name, t in ckpt.tensors.items():
+        h.update(name.encode() + np.ascontiguousarray(t, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _precision_identity(cfg: PrecisionConfig) -> tuple[str, str]:
+    """(name, sha256) of a precision config: its file when it came from one, else its canonical JSON."""
+    src = Path(cfg.source) if cfg.source not in ("memory", "default") else None
+    if src is not None and src.is_file():
+        return src.name, _sha256(src.read_bytes())
+    name = "default precision" if cfg.source == "default" else "precision config (in memory)"
+    return name, _sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+
+
+def generated_line(ckpt_name: str, ckpt_sha: str, precision_name: str, precision_sha: str) -> str:
+    return (f"GENERATED by {COMMAND} from {ckpt_name} (sha256 {ckpt_sha[:12]}) and {precision_name} "
+            f"(sha256 {precision_sha[:12]}) \u2014 DO NOT EDIT")
+
+
+def prepare(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
+            name_map: str | os.PathLike | None = None) -> ExportInputs:
+    """Load the checkpoint and its precision config (explicit, ``<stem>.precision.json``, or the default)."""
+    ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights, name_map=name_map)
+    if isinstance(precision, PrecisionConfig):
+        cfg = precision
+        if cfg.dims != ckpt.dims:
+            raise ExportError(f"precision config dims {cfg.dims.to_dict()} differ from the checkpoint's "
+                              f"{ckpt.dims.to_dict()}")
+    else:
+        cfg = precision_for(ckpt, precision) if precision is not None else precision_for(ckpt)
+    model = FixedModel(ckpt, cfg)
+    _check_interface(cfg)
+    ckpt_name = Path(ckpt.path).name if ckpt.path is not None else "checkpoint (in memory)"
+    p_name, p_sha = _precision_identity(cfg)
+    header = generated_line(ckpt_name, _checkpoint_hash(ckpt), p_name, p_sha)
+    return ExportInputs(ckpt, cfg, model, header, ckpt_name, p_name)
+
+
+def _check_interface(cfg: PrecisionConfig) -> None:
+    inp = cfg.signals["input"]
+    if inp.width > IQ_FIELD_BITS:
+        raise ExportError(f"signals.input is {inp.width} bits; the AXI4-Stream word has {IQ_FIELD_BITS}-bit I and Q")
+    for name in ("mu", "log_var"):
+        if cfg.signals[name].width > RECORD_FIELD_BITS:
+            raise ExportError(f"signals.{name} is {cfg.signals[name].width} bits; the output record has "
+                              f"{RECORD_FIELD_BITS}-bit fields")
+
+
+# ------------------------------------------------------------------------------------------------ names, bounds
+def ident(name: str) -> str:
+    """C++ identifier of a signal, tensor or table use: ``layers.0.xi`` -> ``layers_0_xi``."""
+    return lutmod.cpp_identifier(name)
+
+
+def type_name(name: str) -> str:
+    return ident(name) + "_t"
+
+
+def mag(fmt: QFormat) -> int:
+    """Largest code magnitude of a format."""
+    return max(abs(fmt.min_code), abs(fmt.max_code))
+
+
+def accum_ctype(bound: int, frac: int, out_fracs: list[int]) -> str:
+    """The signed ``ap_fixed<W, I>`` that holds every integer of magnitude <= ``bound`` (in units of 2**-frac)
+    exactly, with at least ``1 - F`` integer bits for every output F it is assigned to (the ap_fixed conversion
+    reads the bit below the target's LSB, which must exist in the source)."""
+    w = max(int(bound).bit_length() + 1, 2)
+    i_min = max([1 - f for f in out_fracs] + [w - frac])
+    w = i_min + frac
+    return f"ap_fixed<{w},{i_min}>"
+
+
+def _table_ctype(table_fmt: QFormat) -> str:
+    return "int32_t" if table_fmt.width <= 31 else "int64_t"  # as lut.write_cpp_header writes them
+
+
+def _value_bits(lut: lutmod.Lut) -> int:
+    """Bits of the interpolated value V (>= 0) and enough integer bits for the assignment to the output."""
+    vmax = int(np.abs(lut.codes).max()) << lut.shift
+    return max(vmax.bit_length(), lut.value_frac - lut.out_fmt.frac_bits + 1, 1)
+
+
+# ------------------------------------------------------------------------------------------------ config structs
+SIZE_CONSTS = {"n", "n_in", "n_out", "n_chan", "n_hidden", "d_model", "d_inner", "d_state", "d_conv", "dt_rank",
+               "hist_len", "reuse_factor", "row_partition"}
+
+
+class _Struct:
+    """One generated config struct: ``struct name : base { static const ...; typedef ...; };``."""
+
+    def __init__(self, name: str, base: str, doc: str):
+        self.name, self.base, self.doc = name, base, doc
+        self.consts: list[dict[str, str]] = []
+        self.types: list[dict[str, str]] = []
+
+    def const(self, name: str, value: int, doc: str = "", ctype: str | None = None) -> _Struct:
+        if ctype is None:
+            ctype = "unsigned" if name in SIZE_CONSTS else ("long long" if name.endswith("_code") else "int")
+        suffix = "LL" if ctype == "long long" else ""
+        self.consts.append({"ctype": ctype, "name": name, "value": f"{int(value)}{suffix}", "doc": doc})
+        return self
+
+    def ref(self, name: str, value: str, ctype: str, doc: str = "") -> _Struct:
+        self.consts.append({"ctype": ctype, "name": name, "value": value, "doc": doc})
+        return self
+
+    def type(self, name: str, value: str, doc: str = "") -> _Struct:
+        if value.isidentifier() and value not in ("int32_t", "int64_t"):
+            value = "::" + value  # a generated global type: never the base config's member of the same name
+        self.types.append({"name": name, "value": value, "doc": doc})
+        return self
+
+
+class _Planner:
+    def __init__(self, inp: ExportInputs, reuse_factor: int):
+        self.inp = inp
+        self.cfg = inp.precision
+        self.model = inp.model
+        self.dims = inp.ckpt.dims
+        self.f = self.cfg.signals
+        self.wf = self.cfg.weights
+        self.reuse = reuse_factor
+        self.structs: list[_Struct] = []
+
+    # ---- helpers
+    def wq(self, name: str) -> np.ndarray:
+        return self.model.quantized_weights[name]
+
+    def lut_struct(self, use: str) -> str:
+        lut = self.model.luts[use]
+        ns = f"venom_lut::{ident(use)}::"
+        s = _Struct(f"lut_{ident(use)}", "venom::lut_config",
+                    f"{use}: {lut.family} table ({lut.kind}), in {lut.in_fmt.ctype()} -> out {lut.out_fmt.ctype()}")
+        s.ref("shift", ns + "SHIFT", "int")
+        s.ref("lo_code", ns + "LO_CODE", "long long")
+        s.ref("hi_code", ns + "HI_CODE", "long long")
+        s.ref("value_frac", ns + "VALUE_FRAC", "int")
+        s.const("value_bits", _value_bits(lut), "bits of the interpolated value V (computed by the exporter)",
+                ctype="int")
+        s.ref("nmax", ns + "NMAX", "int")
+        s.ref("n_entries", ns + "N_ENTRIES", "unsigned")
+        s.type("table_t", _table_ctype(lut.table_fmt), f"entries of {lut.table_fmt.ctype()}")
+        self.structs.append(s)
+        return s.name
+
+    def dense_struct(self, name: str, x_fmt: QFormat, weight: str, bias: str | None, doc: str,
+                     extra: list[tuple[QFormat, int]] = (), out_fmts: list[QFormat] = ()) -> str:
+        """A dense_config: W from ``weight`` (n_out, n_in), optional bias, optional extra exact addends
+        (format, count) (the residual), accumulator sized from the formats."""
+        w = self.wq(weight)
+        n_out, n_in = w.shape
+        wfmt = self.wf[weight]
+        terms = [(x_fmt.frac_bits + wfmt.frac_bits, n_in * mag(x_fmt) * mag(wfmt))]
+        if bias is not None:
+            terms.append((self.wf[bias].frac_bits, mag(self.wf[bias])))
+        terms += [(fmt.frac_bits, k * mag(fmt)) for fmt, k in extra]
+        frac = max(t[0] for t in terms)
+        bound = sum(m << (frac - fr) for fr, m in terms)
+        s = _Struct(name, "venom::dense_config", doc)
+        s.const("n_in", n_in).const("n_out", n_out).const("reuse_factor", self.reuse)
+        s.const("row_partition", max(1, math.ceil(n_out / self.reuse)))
+        s.type("weight_t", type_name(weight))
+        s.type("bias_t", type_name(bias) if bias is not None else type_name(weight),
+               "" if bias is not None else "(no bias)")
+        s.type("accum_t", accum_ctype(bound, frac, [f.frac_bits for f in out_fmts]), "exact")
+        self.structs.append(s)
+        return s.name
+
+    @staticmethod
+    def sum_accum(terms: list[tuple[int, int]], outs: list[QFormat]) -> str:
+        """Exact type of a sum of terms (max magnitude in units of 2**-frac, frac)."""
+        frac = max(fr for _, fr in terms)
+        bound = sum(m << (frac - fr) for m, fr in terms)
+        return accum_ctype(bound, frac, [o.frac_bits for o in outs])
+
+    def product_accum(self, a: QFormat, b: QFormat, out: QFormat, terms: list[tuple[QFormat, QFormat, int]] = ()):
+        """Exact type of a*b (+ sum of count * c*d for (c, d, count) in terms)."""
+        all_terms = [(a, b, 1)] + list(terms)
+        return self.sum_accum([(k * mag(x) * mag(y), x.frac_bits + y.frac_bits) for x, y, k in all_terms], [out])
+
+    # ---- the model
+    def plan(self) -> dict[str, Any]:
+        d, f, wf = self.dims, self.f, self.wf
+        embed = self.dense_struct("config_embed", f["input"], "embed.weight", "embed.bias",
+                                  "embed: u = W_e x + b_e", out_fmts=[f["embed"]])
+        layers = []
+        for i in range(d.n_layers):
+            layers.append(self.plan_layer(i))
+        head = self.plan_head()
+        return {"embed": embed, "layers": layers, "head": head}
+
+    def plan_layer(self, i: int) -> dict[str, Any]:
+        d, f, wf = self.dims, self.f, self.wf
+        p, m = f"layers.{i}.", f"layers.{i}.mixer."
+        P = f"config_{ident(p[:-1])}"
+        fu = self.cfg.residual_in(i)
+        u_type = "embed_t" if i == 0 else type_name(f"layers.{i - 1}.out")
+        # LayerNorm
+        ln = self.cfg.ln_bounds(i)
+        g, b = wf[p + "norm.weight"], wf[p + "norm.bias"]
+        xn = f[p + "ln_xn"]
+        frac = max(g.frac_bits + xn.frac_bits, b.frac_bits)
+        bound = (mag(g) * mag(xn) << (frac - g.frac_bits - xn.frac_bits)) + (mag(b) << (frac - b.frac_bits))
+        norm = _Struct(P + "_norm", "venom::layernorm_config", f"{p[:-1]}: LayerNorm (exact integer recipe)")
+        norm.const("n", d.d_model).const("reuse_factor", self.reuse)
+        norm.const("eps_code", self.cfg.ln_eps_code(i), "round(eps d^3 2**(2 F_u)), in V's units")
+        norm.const("shift", ln["shift"], "S = e_max / 2").const("mant_frac", self.cfg.luts["rsqrt"]["mant_frac"])
+        norm.const("sum_bits", (d.d_model * mag(fu)).bit_length() + 1, "sum U and d U_j")
+        norm.const("c_bits", ln["c_bits"], "c_j = d U_j - sum U").const("v_bits", ln["v_max"].bit_length(),
+                                                                         "V = sum c^2 + EPS")
+        norm.const("cn_bits", ln["cn_bits"], "CN_j = c_j << (S - e/2)")
+        norm.type("rsqrt_t", type_name(p + "ln_rsqrt")).type("xn_t", type_name(p + "ln_xn"))
+        norm.type("gamma_t", type_name(p + "norm.weight"), FOLDS["norm.weight"])
+        norm.type("beta_t", type_name(p + "norm.bias"))
+        norm.type("accum_t", accum_ctype(bound, frac, [f[p + "ln_out"].frac_bits]), "gamma' xn + beta, exact")
+        norm.type("rsqrt_config", self.lut_struct(p + "rsqrt"))
+        self.structs.append(norm)
+        in_proj = self.dense_struct(P + "_in_proj", f[p + "ln_out"], m + "in_proj.weight", None,
+                                    f"{p}in_proj: [xi, z] = W_in n (no bias)", out_fmts=[f[p + "xi"], f[p + "z"]])
+        # conv
+        wc, bc, xi = wf[m + "conv1d.weight"], wf[m + "conv1d.bias"], f[p + "xi"]
+        frac = max(xi.frac_bits + wc.frac_bits, bc.frac_bits)
+        bound = (d.d_conv * mag(xi) * mag(wc) << (frac - xi.frac_bits - wc.frac_bits)) + (mag(bc) << (frac - bc.frac_bits))
+        conv = _Struct(P + "_conv", "venom::conv1d_config", f"{p[:-1]}: causal depthwise conv")
+        conv.const("n_chan", d.d_inner).const("d_conv", d.d_conv).const("hist_len", max(d.d_conv - 1, 1))
+        conv.const("reuse_factor", self.reuse)
+        conv.type("weight_t", type_name(m + "conv1d.weight")).type("bias_t", type_name(m + "conv1d.bias"))
+        conv.type("accum_t", accum_ctype(bound, frac, [f[p + "xc"].frac_bits]), "exact")
+        self.structs.append(conv)
+        x_proj = self.dense_struct(P + "_x_proj", f[p + "xa"], m + "x_proj.weight", None,
+                                   f"{p}x_proj: [xr, B, C] = W_x xa (no bias)",
+                                   out_fmts=[f[p + "xr"], f[p + "B"], f[p + "C"]])
+        dt_proj = self.dense_struct(P + "_dt_proj", f[p + "xr"], m + "dt_proj.weight", m + "dt_proj.bias",
+                                    f"{p}dt_proj: dt_raw = W_dt xr + b_dt", out_fmts=[f[p + "dt_raw"]])
+        # scan
+        dt, a2, xa, dd = f[p + "dt"], wf[m + "A_log"], f[p + "xa"], wf[m + "D"]
+        scan = _Struct(P + "_scan", "venom::ssm_config", f"{p[:-1]}: selective scan")
+        scan.const("d_inner", d.d_inner).const("d_state", d.d_state).const("reuse_factor", self.reuse)
+        for sig in ("xa", "dt", "B", "C", "dA", "Abar", "dtx", "h", "y"):
+            scan.type(f"{sig}_t", type_name(p + sig))
+        scan.type("A_t", type_name(m + "A_log"), FOLDS["mixer.A_log"]).type("D_t", type_name(m + "D"))
+        scan.type("dA_accum_t", self.product_accum(dt, a2, f[p + "dA"]), "dt A2, exact")
+        scan.type("dtx_accum_t", self.product_accum(dt, xa, f[p + "dtx"]), "dt xa, exact")
+        scan.type("h_accum_t", self.product_accum(f[p + "Abar"], f[p + "h"], f[p + "h"],
+                                                  [(f[p + "dtx"], f[p + "B"], 1)]), "Abar h + dtx B, exact")
+        scan.type("y_accum_t", self.product_accum(dd, xa, f[p + "y"], [(f[p + "C"], f[p + "h"], d.d_state)]),
+                  "sum C h + D xa, exact")
+        scan.type("exp2_config", self.lut_struct(p + "exp2_decay"))
+        self.structs.append(scan)
+        out_proj = self.dense_struct(P + "_out_proj", f[p + "gate"], m + "out_proj.weight", None,
+                                     f"{p}out_proj and residual: out = u + W_out gate", extra=[(fu, 1)],
+                                     out_fmts=[f[p + "out"]])
+        mixer = _Struct(P, "venom::mixer_config", f"{p}: pre-norm residual Mamba block")
+        mixer.const("d_model", d.d_model).const("d_inner", d.d_inner).const("d_state", d.d_state)
+        mixer.const("dt_rank", d.dt_rank).const("reuse_factor", self.reuse)
+        for sig in ("ln_out", "xi", "z", "xc", "xr", "dt_raw", "zs", "gate"):
+            mixer.type(f"{sig}_t", type_name(p + sig))
+        mixer.type("gate_accum_t", self.product_accum(f[p + "y"], f[p + "zs"], f[p + "gate"]), "y SiLU(z), exact")
+        mixer.type("norm_config", norm.name).type("in_proj_config", in_proj).type("conv_config", conv.name)
+        mixer.type("x_proj_config", x_proj).type("dt_proj_config", dt_proj).type("scan_config", scan.name)
+        mixer.type("out_proj_config", out_proj)
+        mixer.type("silu_xc_config", self.lut_struct(p + "silu_xc"))
+        mixer.type("softplus_config", self.lut_struct(p + "softplus"))
+        mixer.type("silu_z_config", self.lut_struct(p + "silu_z"))
+        self.structs.append(mixer)
+        return {"i": i, "config": P, "member": ident(p[:-1]), "prefix": ident(p), "in_type": u_type,
+                "out_type": type_name(p + "out"), "in_var": f"u{i}", "out_var": f"u{i + 1}"}
+
+    def plan_head(self) -> dict[str, Any]:
+        d, f = self.dims, self.f
+        feat = f[f"layers.{d.n_layers - 1}.out"]
+        score = self.dense_struct("config_pool_score", feat, "head.attn.weight", "head.attn.bias",
+                                  "head.attn: s = W_a' f + b_a' (log2 units)", out_fmts=[f["head.score"]])
+        fe, fl, fa, fr = f["head.sm_e"], f["head.sm_l"], f["head.sm_acc"], f["head.sm_recip"]
+        pool = _Struct("config_pool", "venom::attention_pool_config", "streaming attention pooling")
+        pool.const("n_chan", d.d_model).const("reuse_factor", self.reuse)
+        pool.const("score_min_code", f["head.score"].min_code, "initial m")
+        pool.const("l_frac", fl.frac_bits).const("p_max", self.model.p_max)
+        pool.const("mant_frac", self.cfg.luts["recip"]["mant_frac"])
+        for sig in ("score", "sm_e", "sm_l", "sm_acc", "sm_recip"):
+            pool.type(f"{sig}_t", type_name("head." + sig))
+        pool.type("diff_t", lutmod.softmax_diff_format(f["head.score"]).ctype(), "|s - m|")
+        pool.type("l_accum_t", self.sum_accum([(mag(fl) * mag(fe), fl.frac_bits + fe.frac_bits),
+                                                (mag(fe), fe.frac_bits)], [fl]), "l a + b, exact")
+        pool.type("acc_accum_t", self.product_accum(fa, fe, fa, [(fe, feat, 1)]), "acc a + b f, exact")
+        pm = self.model.p_max
+        pool_frac = fa.frac_bits + fr.frac_bits
+        pool.type("pooled_accum_t", accum_ctype((mag(fa) * mag(fr)) << pm, pool_frac + pm,
+                                                [f["head.pooled"].frac_bits]),
+                  "acc r with p_max spare fraction bits, exact")
+        pool.type("score_config", score)
+        pool.type("exp2_config", self.lut_struct("head.exp2_softmax"))
+        pool.type("recip_config", self.lut_struct("head.recip"))
+        self.structs.append(pool)
+        mlp0 = self.dense_struct("config_head_mlp0", f["head.pooled"], "head.mlp.0.weight", "head.mlp.0.bias",
+                                 "head.mlp.0", out_fmts=[f["head.mlp0"]])
+        mlp2 = self.dense_struct("config_head_mlp2", f["head.gelu0"], "head.mlp.2.weight", "head.mlp.2.bias",
+                                 "head.mlp.2", out_fmts=[f["head.mlp2"]])
+        mlp4 = self.dense_struct("config_head_mlp4", f["head.gelu2"], "head.mlp.4.weight", "head.mlp.4.bias",
+                                 "head.mlp.4: [mu, log_var]", out_fmts=[f["mu"], f["log_var"]])
+        head = _Struct("config_head", "venom::mlp_head_config", "MLP head")
+        head.const("n_in", d.d_model).const("n_hidden", d.d_head_hidden).const("reuse_factor", self.reuse)
+        for sig in ("head.mlp0", "head.gelu0", "head.mlp2", "head.gelu2", "mu", "log_var"):
+            head.type(sig.split(".")[-1] + "_t", type_name(sig))
+        head.type("mlp0_config", mlp0).type("mlp2_config", mlp2).type("mlp4_config", mlp4)
+        head.type("gelu0_config", self.lut_struct("head.gelu0"))
+        head.type("gelu2_config", self.lut_struct("head.gelu2"))
+        self.structs.append(head)
+        return {"feature_type": type_name(f"layers.{d.n_layers - 1}.out")}
+
+
+# ------------------------------------------------------------------------------------------------ weights
+def _literal(code: int, frac: int) -> str:
+    """The exact decimal value of code * 2**-frac (shortest repr of an exactly representable double)."""
+    return repr(math.ldexp(float(code), -frac))
+
+
+def _array_rows(codes: np.ndarray, frac: int, per_line: int = 8) -> tuple[str, list[str]]:
+    """(C++ array dimensions, initialiser lines) of an integer code array."""
+    dims = "".join(f"[{n}]" for n in codes.shape)
+
+    def flat(v: np.ndarray) -> list[str]:
+        items = [_literal(int(c), frac) for c in v]
+        return [", ".join(items[j : j + per_line]) + "," for j in range(0, len(items), per_line)]
+
+    if codes.ndim == 1:
+        return dims, flat(codes)
+    lines = []
+    for row in codes.reshape(codes.shape[0], -1) if codes.ndim > 2 else codes:
+        body = flat(row)
+        if len(body) == 1:
+            lines.append("{" + body[0][:-1] + "},")
+        else:
+            lines += ["{"] + ["    " + b for b in body] + ["},"]
+    return dims, lines
+
+
+def _weights(inp: ExportInputs) -> list[dict[str, Any]]:
+    out = []
+    for name in inp.ckpt.dims.expected_shapes():
+        fmt = inp.precision.weights[name]
+        codes = inp.model.quantized_weights[name]
+        dims, rows = _array_rows(codes, fmt.frac_bits)
+        fold = next((doc for key, doc in FOLDS.items() if name.endswith(key)), "")
+        if name.endswith("conv1d.weight"):
+            fold = "(d_inner, d_conv): the middle axis of (d_inner, 1, d_conv) dropped"
+        out.append({"name": name, "ident": ident(name), "type": type_name(name), "ctype": fmt.ctype(),
+                    "dims": dims, "shape": "x".join(str(n) for n in codes.shape), "rows": rows, "fold": fold,
+                    "min": int(codes.min()), "max": int(codes.max())})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ test windows
+def extreme_windows(fmt: QFormat, length: int, seed: int = 0) -> np.ndarray:
+    """Input-code windows (N, length, 2) at the edges of the input format: full scale +/-, zeros, alternating
+    +/- full scale, long constant runs, a full-scale step, an impulse, and random full-range codes."""
+    lo, hi = fmt.min_code, fmt.max_code
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    alt = np.where(t % 2 == 0, hi, lo)
+    w = [
+        np.full((length, 2), hi), np.full((length, 2), lo), np.zeros((length, 2)),
+        np.stack([np.full(length, hi), np.full(length, lo)], 1),
+        np.stack([alt, alt], 1), np.stack([alt, alt[::-1]], 1),
+        np.stack([np.where(t < length // 2, lo, hi)] * 2, 1),
+        np.stack([np.where(t == length // 3, hi, 0), np.where(t == length // 3, lo, 0)], 1),
+    ]
+    for k in range(4):  # long constant runs at random levels (incl. the extremes)
+        n_runs = k + 2
+        edges = np.sort(rng.choice(np.arange(1, length), n_runs - 1, replace=False)) if length > n_runs else []
+        levels = rng.choice(np.array([lo, hi, 0, rng.integers(lo, hi + 1), rng.integers(lo, hi + 1)]), (n_runs, 2))
+        seg = np.searchsorted(edges, t, side="right")
+        w.append(levels[seg])
+    for _ in range(6):  # random full-range codes
+        w.append(rng.integers(lo, hi + 1, (length, 2)))
+    return np.stack(w).astype(np.int64)
+
+
+def golden_windows(inp: ExportInputs, length: int | None = None, n_probe: int = N_GOLDEN_PROBE) -> np.ndarray:
+    """Input codes of the golden vectors: probe windows (pulses on noise, quantized) and the extremes."""
+    length = length or inp.ckpt.meta.window_length or DEFAULT_WINDOW_LENGTH
+    fmt = inp.precision.signals["input"]
+    probe = inp.model.quantize_input(probe_windows(length, n_probe, seed=1))
+    return np.concatenate([probe, extreme_windows(fmt, length)])
+
+
+def _golden_text(inp: ExportInputs, codes: np.ndarray) -> str:
+    out, _ = inp.model.run_codes(codes)
+    n, length, _ = codes.shape
+    f = inp.precision.signals
+    lines = [
+        f"# {inp.header}",
+        "# venom-fpga golden vectors (fixed-point model): first line 'n_windows length'; then per window",
+        f"# 'length' lines 'I Q' (input codes, {f['input'].ctype()}) and one line 'mu log_var' (output codes,",
+        f"# {f['mu'].ctype()} and {f['log_var'].ctype()}).",
+        f"{n} {length}",
+    ]
+    for k in range(n):
+        lines += [f"{int(a)} {int(b)}" for a, b in codes[k]]
+        lines.append(f"{int(out[k, 0])} {int(out[k, 1])}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir: Path | None = None) -> dict[str, Any]:
+    """Everything the templates read; numbers and type strings are formatted here. ``out_dir``: where the project
+    will live (the tcl script finds the kernels relative to it; default hls/generated/<name>)."""
+    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or reuse_factor < 1:
+        raise ExportError(f"reuse factor must be a positive integer, got {reuse_factor!r}")
+    d = inp.ckpt.dims
+    out_dir = Path(out_dir) if out_dir is not None else GENERATED_DIR / "project"
+    include_rel = Path(os.path.relpath(KERNEL_INCLUDE, out_dir.resolve())).as_posix()
+    planner = _Planner(inp, reuse_factor)
+    plan = planner.plan()
+    sig = inp.precision.signals
+    dims = [
+        ("D_MODEL", d.d_model, "d_model"), ("D_INNER", d.d_inner, "d_inner = expand d_model"),
+        ("D_STATE", d.d_state, "d_state"), ("D_CONV", d.d_conv, "causal conv taps"),
+        ("DT_RANK", d.dt_rank, "dt_rank"), ("N_LAYERS", d.n_layers, "Mamba blocks"),
+        ("D_HEAD_HIDDEN", d.d_head_hidden, "head MLP width"), ("N_IN", d.n_in, "I and Q"),
+        ("N_OUT", d.n_out, "mu and log_var"),
+        ("MAX_WINDOW_LENGTH", inp.precision.max_window_length, "longest window the softmax normaliser holds"),
+    ]
+    iface = [
+        ("IQ_WORD_BITS", IQ_WORD_BITS, "iq_in TDATA width"),
+        ("IQ_FIELD_BITS", IQ_FIELD_BITS, "I in [IQ_FIELD_BITS-1:0], Q in [2 IQ_FIELD_BITS-1:IQ_FIELD_BITS]"),
+        ("RECORD_FIELD_BITS", RECORD_FIELD_BITS, "energy_out: mu code sign-extended in the low field"),
+        ("RECORD_BITS", RECORD_BITS, "energy_out TDATA width: log_var code sign-extended in the high field"),
+        ("REUSE_FACTOR", reuse_factor, "cycles per sample (venom_top initiation interval)"),
+    ]
+    io = {
+        "iq_word_bits": IQ_WORD_BITS, "i_bits": f"[{IQ_FIELD_BITS - 1}:0]",
+        "q_bits": f"[{2 * IQ_FIELD_BITS - 1}:{IQ_FIELD_BITS}]", "record_bits": RECORD_BITS,
+        "mu_bits": f"[{RECORD_FIELD_BITS - 1}:0]", "log_var_bits": f"[{RECORD_BITS - 1}:{RECORD_FIELD_BITS}]",
+    }
+    signals = [{"name": n, "type": type_name(n), "ctype": sig[n].ctype(), "doc": signal_doc(n)}
+               for n in signal_names(d)]
+    ckpt_meta = inp.ckpt.meta
+    return {
+        "header": inp.header,
+        "checkpoint": inp.ckpt_name,
+        "precision": inp.precision_name,
+        "dims": [{"name": a, "value": b, "doc": c} for a, b, c in dims],
+        "iface": [{"name": a, "value": b, "doc": c} for a, b, c in iface],
+        "io": io,
+        "signals": signals,
+        "weights": _weights(inp),
+        "structs": planner.structs,
+        "layers": plan["layers"],
+        "embed_config": plan["embed"],
+        "feature_type": plan["head"]["feature_type"],
+        "n_layers": d.n_layers,
+        "reuse_factor": reuse_factor,
+        "window_length": ckpt_meta.window_length or DEFAULT_WINDOW_LENGTH,
+        "mu_frac": sig["mu"].frac_bits,
+        "log_var_frac": sig["log_var"].frac_bits,
+        # build_prj.tcl.j2
+        "project": "venom_prj",
+        "top": "venom_top",
+        "part": PART,
+        "clock_period_ns": f"{1000.0 / CLOCK_MHZ:.3f}",
+        "sources": HLS_SOURCES,
+        "tb_sources": ["tb_venom.cpp"],
+        "tb_argv": GOLDEN,
+        "cflags": f"-std=c++14 -I$prj_dir/{include_rel}",
+        "vendor": VENDOR,
+        "library": LIBRARY,
+        "ip_version": IP_VERSION,
+    }
+
+
+def render_into(inp: ExportInputs, out_dir: Path, reuse_factor: int = DEFAULT_REUSE_FACTOR,
+                golden_length: int | None = None, final_dir: Path | None = None) -> list[str]:
+    """Write every generated file into ``out_dir`` (which must exist), for a project that will live in
+    ``final_dir`` (default ``out_dir``); returns the relative paths."""
+    ctx = context(inp, reuse_factor, final_dir if final_dir is not None else out_dir)
+    env = _environment()
+    written = []
+    for out_name, template in TEMPLATES.items():
+        text = env.get_template(template).render(**ctx)
+        first = text.split("\n", 1)[0]
+        if inp.header not in first:  # every template starts with the header comment
+            raise ExportError(f"template {template}: the first line must carry the GENERATED header")
+        (out_dir / out_name).write_text(text)
+        written.append(out_name)
+    lutmod.write_cpp_header(inp.model.luts, out_dir / LUT_HEADER, inp.header)
+    written.append(LUT_HEADER)
+    golden = out_dir / GOLDEN
+    golden.parent.mkdir(parents=True, exist_ok=True)
+    golden.write_text(_golden_text(inp, golden_windows(inp, golden_length)))
+    written.append(GOLDEN)
+    return sorted(written)
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Move ``staging`` onto ``target`` (replacing it): two renames on one file system."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_replaceable(target: Path) -> None:
+    """Only an empty directory or a previous export may be replaced."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ExportError(f"{target}: exists and is not a directory")
+    if any(target.iterdir()):
+        marker = target / "venom.h"
+        first = marker.read_text(errors="replace").split("\n", 1)[0] if marker.is_file() else ""
+        if not first.startswith(f"// GENERATED by {COMMAND}"):
+            raise ExportError(f"{target}: not empty and not a previous export (no generated venom.h); "
+                              "choose another --out")
+
+
+def default_out_dir(weights: str | os.PathLike) -> Path:
+    """``hls/generated/<checkpoint stem>/`` of this repository."""
+    return GENERATED_DIR / Path(weights).stem
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    files: list[str]
+    seconds: float
+    header: str
+
+
+def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
+           out: str | os.PathLike | None = None, reuse_factor: int = DEFAULT_REUSE_FACTOR,
+           name_map: str | os.PathLike | None = None) -> ExportResult:
+    """Render the HLS project of a checkpoint into ``out`` (default ``hls/generated/<stem>/``), atomically."""
+    t0 = time.perf_counter()
+    inp = prepare(weights, precision, name_map=name_map)
+    target = Path(out) if out is not None else default_out_dir(inp.ckpt.path)
+    _check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.export-", dir=target.parent))
+    try:
+        files = render_into(inp, staging, reuse_factor, final_dir=target)
+        os.chmod(staging, 0o777 & ~_umask())
+        _replace_dir(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(target, files, time.perf_counter() - t0, inp.header)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ------------------------------------------------------------------------------------------------ C simulation
+def csim_cache_dir() -> Path:
+    """Where the csim backend keeps its exports and libraries: ``$VENOM_FPGA_BUILD/csim`` (default build/csim
+    of this repository)."""
+    return Path(os.environ.get("VENOM_FPGA_BUILD", str(REPO_ROOT / "build"))) / "csim"
+
+
+def build_csim(export_dir: str | os.PathLike, build_dir: str | os.PathLike | None = None, opt: str = "-O2") -> Path:
+    """Compile an exported project's C simulation (venom.cpp + venom_csim.cpp) into a cached ``.so`` in
+    ``build_dir`` (default: ``lib`` of :func:`csim_cache_dir`)."""
+    from . import cxx
+
+    export_dir = Path(export_dir)
+    build_dir = Path(build_dir) if build_dir is not None else csim_cache_dir() / "lib"
+    return cxx.compile_shared([export_dir / s for s in CSIM_SOURCES], build_dir,
+                              include_dirs=[export_dir, KERNEL_INCLUDE], defines={"VENOM_CSIM_STANDIN": None},
+                              opt=opt, name="venom_csim")
+
+
+INFO_FIELDS = ("d_model", "n_in", "n_out", "n_layers", "input_width", "mu_width", "log_var_width", "reuse_factor")
+
+
+class CsimLibrary:
+    """A compiled C simulation (``build_csim``): windows of input codes through ``venom_top`` (the stream top)."""
+
+    def __init__(self, so_path: str | os.PathLike):
+        from . import cxx
+
+        self.path = Path(so_path)
+        self.export_dir: Path | None = None  # the exported project it was built from (csim_model)
+        self.lib = cxx.load_library(self.path)
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        u32p = ctypes.POINTER(ctypes.c_uint32)
+        self.lib.venom_csim_info.argtypes = [i64p, ctypes.c_int]
+        self.lib.venom_csim_info.restype = ctypes.c_int
+        self.lib.venom_csim_batch.argtypes = [u32p, ctypes.c_int, ctypes.c_int, i64p]
+        self.lib.venom_csim_batch.restype = ctypes.c_int
+        self.lib.venom_csim_features.argtypes = [u32p, ctypes.c_int, ctypes.c_int, i64p, i64p]
+        self.lib.venom_csim_features.restype = ctypes.c_int
+        info = np.zeros(len(INFO_FIELDS), dtype=np.int64)
+        self.lib.venom_csim_info(info.ctypes.data_as(i64p), len(INFO_FIELDS))
+        self.info = dict(zip(INFO_FIELDS, (int(v) for v in info)))
+
+    def _words(self, iq_codes: np.ndarray) -> np.ndarray:
+        x = np.asarray(iq_codes, dtype=np.int64)
+        if x.ndim != 3 or x.shape[2] != self.info["n_in"] or x.shape[1] == 0:
+            raise ValueError(f"expected input codes of shape (N, L, {self.info['n_in']}), found {x.shape}")
+        w = self.info["input_width"]
+        if x.size and (x.min() < -(1 << (w - 1)) or x.max() >= 1 << (w - 1)):
+            raise ValueError(f"input codes outside the {w}-bit input format")
+        return np.ascontiguousarray(pack_iq(x))
+
+    def run_codes(self, iq_codes: np.ndarray) -> np.ndarray:
+        """Input codes (N, L, 2) -> output codes (N, 2) (mu, log_var), through venom_top's AXI4-Stream ports."""
+        words = self._words(iq_codes)
+        n, length = words.shape
+        out = np.zeros((n, self.info["n_out"]), dtype=np.int64)
+        rc = self.lib.venom_csim_batch(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n, length,
+                                       out.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        if rc != 0:
+            raise RuntimeError(f"venom_csim_batch failed ({rc})")
+        return out
+
+    def features(self, iq_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Through venom_step/venom_head: (feature codes (N, L, d_model), output codes (N, 2))."""
+        words = self._words(iq_codes)
+        n, length = words.shape
+        feats = np.zeros((n, length, self.info["d_model"]), dtype=np.int64)
+        out = np.zeros((n, self.info["n_out"]), dtype=np.int64)
+        rc = self.lib.venom_csim_features(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n, length,
+                                          feats.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                                          out.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+        if rc != 0:
+            raise RuntimeError(f"venom_csim_features failed ({rc})")
+        return feats, out
+
+
+def pack_iq(codes: np.ndarray) -> np.ndarray:
+    """(N, L, 2) input codes -> (N, L) uint32 words: I in [15:0], Q in [31:16] (two's complement)."""
+    c = np.asarray(codes, dtype=np.int64)
+    mask = (1 << IQ_FIELD_BITS) - 1
+    return ((c[..., 0] & mask) | ((c[..., 1] & mask) << IQ_FIELD_BITS)).astype(np.uint32)
+
+
+def unpack_record(words: np.ndarray) -> np.ndarray:
+    """64-bit energy_out words -> (N, 2) codes (mu, log_var), sign-extended from their 32-bit fields."""
+    w = np.asarray(words, dtype=np.uint64)
+    lo = (w & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32).astype(np.int64)
+    hi = (w >> np.uint64(RECORD_FIELD_BITS)).astype(np.uint32).view(np.int32).astype(np.int64)
+    return np.stack([lo, hi], axis=-1)
+
+
+_LIBRARIES: dict[str, CsimLibrary] = {}
+
+
+def csim_export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
+                reuse_factor: int = DEFAULT_REUSE_FACTOR, cache: str | os.PathLike | None = None) -> Path:
+    """Export a checkpoint under ``cache`` (default :func:`csim_cache_dir`) into a directory named by the hash of
+    the generated files (reused when it exists), for the C simulation; returns that directory."""
+    inp = prepare(weights, precision)
+    root = Path(cache) if cache is not None else csim_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    try:
+        files = render_into(inp, staging, reuse_factor, final_dir=root / "export")  # fixed: same text, same key
+        h = hashlib.sha256()
+        for name in files:
+            h.update(name.encode() + b"\0" + (staging / name).read_bytes())
+        target = root / f"{Path(inp.ckpt_name).stem}-{h.hexdigest()[:16]}"
+        if not (target / "venom.cpp").is_file():
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def csim_library(export_dir: str | os.PathLike, build_dir: str | os.PathLike | None = None) -> CsimLibrary:
+    """Build (or reuse) and load the C simulation of an exported project (each library once per process)."""
+    so = build_csim(export_dir, build_dir)
+    lib = _LIBRARIES.get(str(so))
+    if lib is None:
+        lib = _LIBRARIES[str(so)] = CsimLibrary(so)
+    lib.export_dir = Path(export_dir)
+    return lib
+
+
+def csim_model(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
+               reuse_factor: int = DEFAULT_REUSE_FACTOR, cache: str | os.PathLike | None = None) -> CsimLibrary:
+    """The C simulation of a checkpoint: :func:`csim_export`, compiled into ``<cache>/lib`` (cached), loaded."""
+    target = csim_export(weights, precision, reuse_factor, cache)
+    return csim_library(target, target.parent / "lib")
