@@ -26,7 +26,7 @@ setup:
 test: setup
 	$(PYTHON) -m pytest
 
-demo: setup
+demo: setup export
 	@mkdir -p $(BUILD)/demo
 	$(CLI) inspect $(WEIGHTS)
 	$(CLI) synth --preset ptsi --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
@@ -34,6 +34,7 @@ demo: setup
 	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy --quiet
 	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
 	    --plots $(BUILD)/reports --quiet
+	$(MAKE) --no-print-directory csim WEIGHTS=$(WEIGHTS)
 
 export: setup
 	$(CLI) export --weights $(WEIGHTS)
