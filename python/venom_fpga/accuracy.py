@@ -12,6 +12,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint
 from .fixed_model import FixedModel
+from .lut import lut_report
 from .precision import PrecisionConfig, default_precision
 from .resolving_power import mean_R, per_line
 
@@ -62,6 +63,11 @@ def fixed_accuracy(
              "R_gauss_float": a["R_gauss"], "R_gauss_fixed": b["R_gauss"], "count": a["count"]}
             for a, b in zip(lines_float, lines_fixed, strict=True)
         ],
+        "luts": {
+            name: {k: t[k] for k in ("function", "range", "step", "entries", "table_format", "max_abs_error",
+                                     "max_abs_error_lsb", "max_rel_error", "bound")}
+            for name, t in lut_report(model.luts).items()
+        },
         "signals": {
             name: {"format": model.fmt[name].ctype(), "observed": list(ranges[name]), "limits": list(limits[name])}
             for name in ranges
