@@ -6,6 +6,9 @@
 #   make export WEIGHTS=...   Vitis-HLS C++ project for a checkpoint (hls/generated/<stem>/)
 #   make csim                 C-simulation of that project (g++), bit-exact check against the fixed model
 #   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH)
+#   make rtl                  generated Verilog tops for LANES 4 and 8 (rtl/generated/<stem>_l<N>/)
+#   make cosim [SIM=icarus]   RTL vs fixed model under cocotb (Verilator default) -> build/reports/cosim.json
+#   make resources            Yosys synth_xilinx -family xcup per LANES -> build/reports/resources.json (slow)
 #
 # Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching
 # WEIGHTS: ptsi or inhf), PYTHON (venv interpreter).
@@ -13,12 +16,14 @@
 WEIGHTS ?= weights/venom_synth_ptsi.safetensors
 PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
 HLS_PRJ ?= hls/generated/$(basename $(notdir $(WEIGHTS)))
+SIM     ?= verilator
+LANES   ?= 4 8
 VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
 BUILD   := build
 
-.PHONY: setup test demo export csim hls clean
+.PHONY: setup test demo export csim hls rtl cosim resources clean
 
 setup:
 	@scripts/setup.sh
@@ -46,6 +51,16 @@ csim: setup
 
 hls: export
 	PYTHON=$(PYTHON) scripts/run_vitis_hls.sh $(HLS_PRJ)
+
+rtl: setup
+	for n in $(LANES); do $(PYTHON) -m venom_fpga.rtl_export --weights $(WEIGHTS) --lanes $$n \
+	    --out rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$$n; done
+
+cosim: setup
+	SIM=$(SIM) $(PYTHON) scripts/rtl_cosim.py --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/cosim.json
+
+resources: setup
+	$(PYTHON) scripts/rtl_resources.py --fast --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
 
 clean:
 	rm -rf $(BUILD) sim_build .pytest_cache

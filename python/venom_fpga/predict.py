@@ -83,11 +83,19 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
     return out
 
 
+def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
+    """The generated Verilog under cocotb (Icarus or Verilator: SIM; lanes: VENOM_RTL_LANES). Slow: ~10k cycles/s."""
+    from .rtl_sim import rtl_backend
+
+    return rtl_backend(ckpt, iq, progress=progress, precision=precision)
+
+
 BACKENDS: dict[str, Backend] = {
     "float": _float_backend(recurrent=False),
     "float-recurrent": _float_backend(recurrent=True),
     "fixed": _fixed_backend,
     "csim": _csim_backend,
+    "rtl": _rtl_backend,
 }
 
 

@@ -1,0 +1,645 @@
+"""Micro-coded VENOM datapath for the hand-written RTL engine (``rtl/venom_engine.v``): instruction set, compiler
+from a :class:`~venom_fpga.fixed_model.FixedModel` to three programs (INIT, STEP, FINISH), and an instruction-level
+simulator that runs them exactly as the RTL does (same iteration order, same lanes, same per-lane weight banks).
+
+Bit-exactness chain: ``IsaSim`` == ``FixedModel`` on every window (tests/test_rtl_isa.py), and the RTL implements
+each instruction's integer semantics (cocotb tests), so RTL == FixedModel.
+
+Machine model
+    DMEM      one scratchpad of signed DW-bit words (every signal code, the LayerNorm/softmax intermediates, the
+              recurrent state h / conv history / m / l / acc). Addresses are allocated here.
+    WROM      LANES banks of signed WW-bit words: the weight *stream*; every MAC term whose B operand is a weight
+              reads bank ``lane`` at the running pointer ``wptr`` (reset to the instruction's ``wbase``, +1 per such
+              term cycle), so weights of any access pattern need no address arithmetic in hardware.
+    LUT ROM   every table of ``lut.py`` at its base address (one dual-read ROM per lane).
+    LANES     identical lanes; an instruction's element space is (i1 < N1) x (j2 < N2), lanes split j2:
+              j2 = i2 * LANES + lane, lane active iff j2 < N2. An operand address is
+              base + i1*s1 + j2*s2 + k*sk.
+
+Instruction (one per row of the instruction ROM)
+    MAC  acc = sum_seg sum_{k<K_seg} (A * B) << SHIFT_seg       (A: DMEM or the constant 1; B: DMEM or the weight stream)
+    LUT  (val, rshift) = table evaluation of DMEM[A] (lut.py's index/interpolation rule, kind-specific combination)
+    then one write-back per element:
+      QUANT   dest = round(acc >> rshift) with the format's rounding, then its overflow mode, rshift = RSHIFT
+              (+ DMEM[VF] when VF_EN: the LayerNorm e/2 and the pooling shift p - F_l)
+      ABS     the same on |acc|
+      FLAG    dest = (acc > 0)
+      NORM_M  dest = mantissa of acc (normalize / normalize_even of lut.py, MANT_FRAC bits)
+      NORM_N  dest = clip((exponent >> HALVE) + OFF, LO, HI) + ADD
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .fixed_model import FixedModel
+from .lut import Lut
+from .qformat import QFormat
+
+OPS = ("mac", "lut")
+WB_MODES = ("quant", "abs", "flag", "norm_m", "norm_n")
+LUT_KINDS = ("uniform", "relu_minus", "relu_plus", "exp2neg")
+ACC_W = 64  # exact accumulator width (the golden model bounds every intermediate below 2**62)
+
+
+@dataclass
+class Seg:
+    """One group of K MAC terms: A[a + i1*s1 + j2*s2 + k*sk] * B[...] << shift."""
+
+    k: int = 1
+    a_one: bool = False
+    a: tuple[int, int, int, int] = (0, 0, 0, 0)  # base, s1, s2, sk
+    b_w: bool = False
+    b: tuple[int, int, int, int] = (0, 0, 0, 0)
+    w: Callable[[int, int, int], int] | None = None  # weight(i1, j2, k) when b_w
+    shift: int = 0
+
+
+@dataclass
+class Instr:
+    name: str
+    op: str
+    n1: int
+    n2: int
+    dest: tuple[int, int, int]  # base, s1, s2
+    segs: list[Seg]
+    wb: str = "quant"
+    width: int = 32
+    signed: bool = True
+    rnd: str = "AP_TRN"
+    ovf: str = "AP_SAT"
+    rshift: int = 0
+    vf: tuple[int, int, int] | None = None  # base, s1, s2 of the variable extra right shift
+    lut: Lut | None = None
+    lut_base: int = 0  # table base address in the LUT ROM
+    norm: dict = field(default_factory=dict)  # mant_frac, even, halve, off, lo, hi, add
+    wbase: int = 0  # set by the assembler
+
+    def set_fmt(self, fmt: QFormat, frac: int) -> Instr:
+        self.width, self.signed, self.rnd, self.ovf = fmt.width, fmt.signed, fmt.rounding, fmt.overflow
+        self.rshift = frac - fmt.frac_bits
+        return self
+
+
+# ------------------------------------------------------------------------------------------------ integer semantics
+def round_shift(v: int, s: int, rnd: str) -> int:
+    """round(v / 2**s) with an ap_fixed rounding mode (exact Python ints), s >= 0."""
+    if s <= 0:
+        return v << (-s)
+    fl = v >> s
+    half = (v >> (s - 1)) & 1
+    sticky = (v & ((1 << (s - 1)) - 1)) != 0
+    neg = v < 0
+    inc = {
+        "AP_TRN": 0,
+        "AP_TRN_ZERO": neg and (half or sticky),
+        "AP_RND": half,
+        "AP_RND_ZERO": half and (sticky or neg),
+        "AP_RND_INF": half and (sticky or not neg),
+        "AP_RND_MIN_INF": half and sticky,
+        "AP_RND_CONV": half and (sticky or (fl & 1)),
+    }[rnd]
+    return fl + int(bool(inc))
+
+
+def saturate(v: int, width: int, signed: bool, ovf: str) -> int:
+    mx = (1 << (width - 1)) - 1 if signed else (1 << width) - 1
+    mn = -(1 << (width - 1)) if signed else 0
+    if ovf == "AP_SAT_SYM" and signed and width > 1:
+        mn = -mx
+    if mn <= v <= mx:
+        return v
+    if ovf == "AP_WRAP":
+        v &= (1 << width) - 1
+        return v - (1 << width) if signed and v >> (width - 1) else v
+    if ovf == "AP_SAT_ZERO":
+        return 0
+    return mx if v > mx else mn
+
+
+def quant(v: int, rshift: int, width: int, signed: bool, rnd: str, ovf: str) -> int:
+    return saturate(round_shift(v, rshift, rnd), width, signed, ovf)
+
+
+def lut_exact(lut: Lut, x: int) -> tuple[int, int]:
+    """(value, right shift into the output format) of a table evaluation, as the RTL LUT unit forms it."""
+    f_out = lut.out_fmt.frac_bits
+    s = lut.shift
+    if lut.kind == "exp2neg":
+        x = max(x, 0)
+        f_in = lut.in_fmt.frac_bits
+        n = min(x >> f_in, lut.nmax)
+        a = x & ((1 << f_in) - 1)
+    elif lut.kind == "uniform":
+        a = x
+    else:
+        a = abs(x)
+    a = min(max(a, lut.lo_code), lut.hi_code - 1) - lut.lo_code
+    i, r = a >> s, a & ((1 << s) - 1)
+    t0, t1 = int(lut.codes[i]), int(lut.codes[min(i + 1, len(lut.codes) - 1)])
+    v = (t0 << s) + (t1 - t0) * r
+    fv = lut.value_frac
+    if lut.kind == "uniform":
+        return v, fv - f_out
+    if lut.kind == "exp2neg":
+        return v, fv + n - f_out
+    f_in = lut.in_fmt.frac_bits
+    frac = max(f_in, fv)
+    relu = max(x, 0) << (frac - f_in)
+    v <<= frac - fv
+    return (relu - v if lut.kind == "relu_minus" else relu + v), frac - f_out
+
+
+def lut_fields(lut: Lut) -> dict[str, int]:
+    """The LUT-unit instruction fields of one table use."""
+    f_in = lut.in_fmt.frac_bits
+    fv = lut.value_frac
+    f_out = lut.out_fmt.frac_bits
+    frac = max(f_in, fv)
+    if lut.kind == "uniform":
+        rs, sh_relu, sh_v = fv - f_out, 0, 0
+    elif lut.kind == "exp2neg":
+        rs, sh_relu, sh_v = fv - f_out, 0, 0
+    else:
+        rs, sh_relu, sh_v = frac - f_out, frac - f_in, frac - fv
+    return {"kind": LUT_KINDS.index(lut.kind), "lo": lut.lo_code, "hi": lut.hi_code - 1, "s": lut.shift,
+            "f_in": f_in, "nmax": lut.nmax, "sh_relu": sh_relu, "sh_v": sh_v, "rshift": rs}
+
+
+def normalize_int(v: int, mant_frac: int, even: bool) -> tuple[int, int]:
+    p = max(v.bit_length() - 1, 0)
+    if even:
+        p -= p & 1
+    sh = p - mant_frac
+    return (v >> sh if sh >= 0 else v << -sh), p
+
+
+# ------------------------------------------------------------------------------------------------ compiler
+class Alloc:
+    def __init__(self) -> None:
+        self.top = 0
+        self.map: dict[str, tuple[int, int]] = {}
+
+    def __call__(self, name: str, n: int) -> int:
+        base = self.top
+        self.map[name] = (base, n)
+        self.top += n
+        return base
+
+
+@dataclass
+class Program:
+    """The compiled model: instructions (INIT, STEP, FINISH concatenated), entry points, memories, sizes."""
+
+    instrs: list[Instr]
+    entry: dict[str, int]
+    lanes: int
+    dmem_depth: int
+    dmem_map: dict[str, tuple[int, int]]
+    in_addr: int
+    out_addr: tuple[int, int]
+    out_fmt: tuple[QFormat, QFormat]
+    in_fmt: QFormat
+    wbanks: list[list[int]]
+    lut_rom: list[int]
+    lut_list: list[tuple[str, int, Lut]]  # (family table name, base, lut)
+    dw: int = 32
+    mul_a_w: int = 32  # signed multiplier operand widths (static bounds, see _operand_widths)
+    mul_b_w: int = 32
+    lut_r_w: int = 16
+
+    @property
+    def ww(self) -> int:
+        m = max((abs(v) for b in self.wbanks for v in b), default=1)
+        return max(m.bit_length() + 1, 2)
+
+
+def compile_model(fm: FixedModel, lanes: int) -> Program:
+    """FixedModel -> Program for ``lanes`` lanes. Mirrors FixedModel.step/finish operation by operation."""
+    if lanes < 1:
+        raise ValueError("lanes must be >= 1")
+    d = fm.dims
+    f = fm.fmt
+    dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
+    qw = fm.quantized_weights
+    wf = lambda n: fm.precision.weights[n].frac_bits  # noqa: E731
+    A = Alloc()
+    ins: list[Instr] = []
+    # ---- tables: one ROM, families shared (same table object codes), base addresses
+    lut_rom: list[int] = []
+    lut_list: list[tuple[str, int, Lut]] = []
+    bases: dict[int, int] = {}
+
+    def table_base(lut: Lut) -> int:
+        key = id(lut.codes) if False else hash((lut.family, lut.codes.tobytes(), lut.table_fmt))
+        if key not in bases:
+            bases[key] = len(lut_rom)
+            lut_list.append((lut.name, len(lut_rom), lut))
+            lut_rom.extend(int(c) for c in lut.codes)
+        return bases[key]
+
+    def elem_w(arr):  # per-element weight over j2
+        return lambda i1, j2, k: int(arr[j2])
+
+    def const_w(c):
+        return lambda i1, j2, k: int(c)
+
+    def matvec(name, fmt, frac_out, w, x_addr, dest, b=None, b_shift=0, shift=0, rows=None, k_in=None):
+        """dest[j] = q(sum_k w[row0 + j, k] x[k] << shift + b[row0 + j] << b_shift)."""
+        row0, nrows = rows if rows else (0, w.shape[0])
+        k_in = w.shape[1] if k_in is None else k_in
+        segs = [Seg(k=k_in, a=(x_addr, 0, 0, 1), b_w=True, w=lambda i1, j2, k: int(w[row0 + j2, k]), shift=shift)]
+        if b is not None:
+            segs.append(Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k: int(b[row0 + j2]), shift=b_shift))
+        ins.append(Instr(name, "mac", 1, nrows, (dest, 0, 1), segs).set_fmt(fmt, frac_out))
+
+    def lut_op(name, lut, src, dest, n1, n2, s1=0, s2=1, d1=0, d2=1):
+        lf = lut_fields(lut)
+        i = Instr(name, "lut", n1, n2, (dest, d1, d2), [Seg(k=1, a=(src, s1, s2, 0))], lut=lut,
+                  lut_base=table_base(lut))
+        i.set_fmt(lut.out_fmt, lut.out_fmt.frac_bits)
+        i.rshift = lf["rshift"]
+        ins.append(i)
+
+    wide = lambda name, n1, n2, dest, segs, wb="quant": Instr(name, "mac", n1, n2, dest, segs, wb=wb,  # noqa: E731
+                                                           width=32, signed=True, rnd="AP_TRN", ovf="AP_SAT")
+
+    # ---- memory
+    x_in = A("input", 2)
+    u = A("u", dm)
+    c_ln = A("ln_c", dm)
+    ln_m = A("ln_m", 1)
+    ln_e = A("ln_e", 1)
+    ln_rs = A("ln_rsqrt", 1)
+    xn = A("ln_xn", dm)
+    ln_out = A("ln_out", dm)
+    lay = []
+    for i in range(d.n_layers):
+        lay.append({"conv": A(f"L{i}.conv", dc * di), "h": A(f"L{i}.h", di * ns)})
+    z = A("z", di)
+    xc = A("xc", di)
+    xa = A("xa", di)
+    xr = A("xr", r)
+    bm = A("B", ns)
+    cm = A("C", ns)
+    dt = A("dt", di)
+    da = A("dA", di * ns)
+    abar = A("Abar", di * ns)
+    dtx = A("dtx", di)
+    y = A("y", di)
+    zs = A("zs", di)
+    gate = A("gate", di)
+    score = A("score", dm)
+    diff = A("diff", dm)
+    gt = A("gt", dm)
+    ngt = A("ngt", dm)
+    sme = A("sm_e", dm)
+    sa = A("sm_a", dm)
+    sb = A("sm_b", dm)
+    sm_l = A("sm_l", dm)
+    sm_acc = A("sm_acc", dm)
+    sm_m = A("sm_m", dm)
+    rm = A("rc_m", dm)
+    rn = A("rc_n", dm)
+    rcp = A("rc", dm)
+    pooled = A("pooled", dm)
+    hh = d.d_head_hidden
+    m0 = A("mlp0", hh)
+    g0 = A("gelu0", hh)
+    m2 = A("mlp2", hh)
+    g2 = A("gelu2", hh)
+    out = A("out", 2)
+
+    # ================= INIT: zero state, m = score min code
+    entry = {"init": 0}
+    for i in range(d.n_layers):
+        ins.append(wide(f"init.L{i}.conv", 1, dc * di, (lay[i]["conv"], 0, 1), []))
+        ins[-1].width = f[f"layers.{i}.xi"].width
+        ins.append(wide(f"init.L{i}.h", 1, di * ns, (lay[i]["h"], 0, 1), []))
+        ins[-1].width = f[f"layers.{i}.h"].width
+    ins.append(wide("init.sm_l", 1, dm, (sm_l, 0, 1), []))
+    ins[-1].width = f["head.sm_l"].width + 1
+    ins.append(wide("init.sm_acc", 1, dm, (sm_acc, 0, 1), []))
+    ins[-1].width = f["head.sm_acc"].width
+    ins.append(wide("init.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True,
+                                                             w=const_w(f["head.score"].min_code))]))
+    ins[-1].width = f["head.score"].width
+    # ================= STEP
+    entry["step"] = len(ins)
+    e = fm.embed
+    ew = qw["embed.weight"]
+    matvec("embed", f["embed"], e.frac, ew, x_in, u, b=qw["embed.bias"], b_shift=e.frac - wf("embed.bias"),
+           shift=e.shift)
+    for i, L in enumerate(fm.layers):
+        p, m = L["p"], f"layers.{i}.mixer."
+        # LayerNorm: c = d u - sum u ; V = sum c^2 + EPS ; (M, e) ; rsqrt ; xn = q(c rs >> (xn_frac - S + e/2))
+        ins.append(wide(p + "ln_c", 1, dm, (c_ln, 0, 1), [
+            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(dm)),
+            Seg(k=dm, a=(u, 0, 0, 1), b_w=True, w=const_w(-1))]))
+        ins[-1].width = min(int(fm.precision.ln_bounds(i)["c_max"]).bit_length() + 1, 32)  # |c| <= c_max: exact
+        v_segs = [Seg(k=dm, a=(c_ln, 0, 0, 1), b=(c_ln, 0, 0, 1)),
+                  Seg(k=1, a_one=True, b_w=True, w=const_w(L["eps"]))]
+        mf = L["mant_rsqrt"]
+        base = L["xn_frac"] - L["ln_shift"] - f[p + "ln_xn"].frac_bits
+        ins.append(wide(p + "ln_m", 1, 1, (ln_m, 0, 0), v_segs, wb="norm_m"))
+        ins[-1].norm = {"mant_frac": mf, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
+        ins.append(wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, wb="norm_n"))
+        ins[-1].norm = {"mant_frac": mf, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127, "add": min(base, 0)}
+        lut_op(p + "ln_rsqrt", L["rsqrt"], ln_m, ln_rs, 1, 1, s2=0, d2=0)
+        ins.append(Instr(p + "ln_xn", "mac", 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0))],
+                         vf=(ln_e, 0, 0)).set_fmt(f[p + "ln_xn"], 0))
+        ins[-1].rshift = max(base, 0)
+        g, sg, _, fr = L["ln_affine"]
+        g = g[:, 0]
+        braw = qw[p + "norm.bias"]
+        ins.append(Instr(p + "ln_out", "mac", 1, dm, (ln_out, 0, 1), [
+            Seg(k=1, a=(xn, 0, 1, 0), b_w=True, w=elem_w(g), shift=sg),
+            Seg(k=1, a_one=True, b_w=True, w=elem_w(braw), shift=fr - wf(p + "norm.bias"))]).set_fmt(
+                f[p + "ln_out"], fr))
+        # in_proj -> xi (into the newest conv slot) and z
+        wi = qw[m + "in_proj.weight"]
+        conv = lay[i]["conv"]
+        xi_slot = conv + (dc - 1) * di
+        ip = L["in_proj"]
+        matvec(p + "xi", f[p + "xi"], ip.frac, wi, ln_out, xi_slot, rows=(0, di), shift=ip.shift)
+        matvec(p + "z", f[p + "z"], ip.frac, wi, ln_out, z, rows=(di, di), shift=ip.shift)
+        # conv
+        wc = qw[m + "conv1d.weight"]
+        bc = qw[m + "conv1d.bias"]
+        ins.append(Instr(p + "xc", "mac", 1, di, (xc, 0, 1), [
+            Seg(k=dc, a=(conv, 0, 1, di), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=L["conv_shift"]),
+            Seg(k=1, a_one=True, b_w=True, w=elem_w(bc), shift=L["conv_frac"] - wf(m + "conv1d.bias"))]).set_fmt(
+                f[p + "xc"], L["conv_frac"]))
+        if dc > 1:  # shift the history: slots 1.. -> 0..
+            ins.append(wide(p + "conv_shift", 1, (dc - 1) * di, (conv, 0, 1),
+                            [Seg(k=1, a=(conv + di, 0, 1, 0), b_w=True, w=const_w(1))]))
+            ins[-1].width = f[p + "xi"].width
+        lut_op(p + "xa", L["silu_xc"], xc, xa, 1, di)
+        xp = L["x_proj"]
+        wx = qw[m + "x_proj.weight"]
+        matvec(p + "xr", f[p + "xr"], xp.frac, wx, xa, xr, rows=(0, r), shift=xp.shift)
+        matvec(p + "B", f[p + "B"], xp.frac, wx, xa, bm, rows=(r, ns), shift=xp.shift)
+        matvec(p + "C", f[p + "C"], xp.frac, wx, xa, cm, rows=(r + ns, ns), shift=xp.shift)
+        dp = L["dt_proj"]
+        matvec(p + "dt_raw", f[p + "dt_raw"], dp.frac, qw[m + "dt_proj.weight"], xr, dt,
+               b=qw[m + "dt_proj.bias"], b_shift=dp.frac - wf(m + "dt_proj.bias"), shift=dp.shift)
+        lut_op(p + "dt", L["softplus"], dt, dt, 1, di)
+        # state update over (d, n): lanes over the longer axis
+        a2 = L["A2"][:, :, 0]
+        if ns >= di or ns % lanes == 0 and di % lanes != 0:
+            n1, n2, tr = di, ns, False  # i1 = d, j2 = n
+        else:
+            n1, n2, tr = ns, di, True  # i1 = n, j2 = d
+
+        def dn(s_d, s_n):  # strides (s1, s2) for an operand with address stride s_d along d, s_n along n
+            return (s_n, s_d) if tr else (s_d, s_n)
+
+        def wdn(arr):
+            return (lambda i1, j2, k: int(arr[j2, i1])) if tr else (lambda i1, j2, k: int(arr[i1, j2]))
+
+        ins.append(Instr(p + "dA", "mac", n1, n2, (da, *dn(ns, 1)), [
+            Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn(a2))]).set_fmt(f[p + "dA"], L["dA_frac"]))
+        lut_op(p + "Abar", L["exp2"], da, abar, n1, n2, *dn(ns, 1), *dn(ns, 1))
+        ins.append(Instr(p + "dtx", "mac", 1, di, (dtx, 0, 1), [
+            Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))]).set_fmt(f[p + "dtx"], L["dtx_frac"]))
+        h = lay[i]["h"]
+        ins.append(Instr(p + "h", "mac", n1, n2, (h, *dn(ns, 1)), [
+            Seg(k=1, a=(h, *dn(ns, 1), 0), b=(abar, *dn(ns, 1), 0), shift=L["h_sa"]),
+            Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=L["h_sb"])]).set_fmt(f[p + "h"], L["h_frac"]))
+        ins.append(Instr(p + "y", "mac", 1, di, (y, 0, 1), [
+            Seg(k=ns, a=(h, 0, ns, 1), b=(cm, 0, 0, 1), shift=L["y_sc"]),
+            Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=elem_w(L["D"][:, 0]), shift=L["y_sd"])]).set_fmt(f[p + "y"],
+                                                                                                  L["y_frac"]))
+        lut_op(p + "zs", L["silu_z"], z, zs, 1, di)
+        ins.append(Instr(p + "gate", "mac", 1, di, (gate, 0, 1), [
+            Seg(k=1, a=(y, 0, 1, 0), b=(zs, 0, 1, 0))]).set_fmt(f[p + "gate"], L["gate_frac"]))
+        op = L["out_proj"]
+        wo = qw[m + "out_proj.weight"]
+        ins.append(Instr(p + "out", "mac", 1, dm, (u, 0, 1), [
+            Seg(k=di, a=(gate, 0, 0, 1), b_w=True, w=lambda i1, j2, k, wo=wo: int(wo[j2, k]),
+                shift=L["out_sp"] + op.shift),
+            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(1), shift=L["out_su"])]).set_fmt(f[p + "out"],
+                                                                                          L["out_frac"]))
+    # head: online softmax
+    at = fm.attn
+    matvec("head.score", f["head.score"], at.frac, qw["head.attn.weight"], u, score,
+           b=qw["head.attn.bias"], b_shift=at.frac - wf("head.attn.bias"), shift=at.shift)
+    dsegs = [Seg(k=1, a=(score, 0, 1, 0), b_w=True, w=const_w(1)),
+             Seg(k=1, a=(sm_m, 0, 1, 0), b_w=True, w=const_w(-1))]
+    ins.append(wide("head.gt", 1, dm, (gt, 0, 1), dsegs, wb="flag"))
+    ins.append(wide("head.diff", 1, dm, (diff, 0, 1), dsegs, wb="abs"))
+    lut_op("head.sm_e", fm.exp2_sm, diff, sme, 1, dm)
+    one_e = int(fm.one_e)
+    ins.append(wide("head.ngt", 1, dm, (ngt, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=const_w(1)),
+                                                    Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(-1))]))
+    ins[-1].width = 2
+    ins.append(wide("head.a", 1, dm, (sa, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(sme, 0, 1, 0)),
+                                                  Seg(k=1, a=(ngt, 0, 1, 0), b_w=True, w=const_w(one_e))]))
+    ins.append(wide("head.b", 1, dm, (sb, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(one_e)),
+                                                  Seg(k=1, a=(ngt, 0, 1, 0), b=(sme, 0, 1, 0))]))
+    ins[-1].width = ins[-2].width = max(one_e.bit_length(), f["head.sm_e"].width) + 1
+    fl = f["head.sm_l"].frac_bits
+    ins.append(Instr("head.sm_l", "mac", 1, dm, (sm_l, 0, 1), [
+        Seg(k=1, a=(sm_l, 0, 1, 0), b=(sa, 0, 1, 0)),
+        Seg(k=1, a=(sb, 0, 1, 0), b_w=True, w=const_w(1), shift=fl)]).set_fmt(f["head.sm_l"], fm.l_frac))
+    ins.append(Instr("head.sm_acc", "mac", 1, dm, (sm_acc, 0, 1), [
+        Seg(k=1, a=(sm_acc, 0, 1, 0), b=(sa, 0, 1, 0), shift=fm.acc_s1),
+        Seg(k=1, a=(u, 0, 1, 0), b=(sb, 0, 1, 0), shift=fm.acc_s2)]).set_fmt(f["head.sm_acc"], fm.acc_frac))
+    ins.append(wide("head.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(score, 0, 1, 0)),
+                                                       Seg(k=1, a=(ngt, 0, 1, 0), b=(sm_m, 0, 1, 0))]))
+    ins[-1].width = f["head.score"].width
+    # ================= FINISH
+    entry["finish"] = len(ins)
+    lsegs = [Seg(k=1, a=(sm_l, 0, 1, 0), b_w=True, w=const_w(1))]
+    mr = fm.mant_recip
+    ins.append(wide("head.rc_m", 1, dm, (rm, 0, 1), lsegs, wb="norm_m"))
+    ins[-1].norm = {"mant_frac": mr, "even": 0, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
+    base = fm.pool_frac - f["head.pooled"].frac_bits
+    ins.append(wide("head.rc_n", 1, dm, (rn, 0, 1), lsegs, wb="norm_n"))
+    ins[-1].norm = {"mant_frac": mr, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": fm.p_max,
+                    "add": min(base, 0)}
+    lut_op("head.sm_recip", fm.recip, rm, rcp, 1, dm)
+    ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0))],
+                     vf=(rn, 0, 1)).set_fmt(f["head.pooled"], 0))
+    ins[-1].rshift = max(base, 0)
+    for a_, b_, (w_, bias_), fmt_, dst, lut_, gdst in (
+        (pooled, "head.mlp0", ("head.mlp.0.weight", "head.mlp.0.bias"), f["head.mlp0"], m0, fm.gelu0, g0),
+        (g0, "head.mlp2", ("head.mlp.2.weight", "head.mlp.2.bias"), f["head.mlp2"], m2, fm.gelu2, g2),
+    ):
+        aff = fm.mlp0 if b_ == "head.mlp0" else fm.mlp2
+        matvec(b_, fmt_, aff.frac, qw[w_], a_, dst, b=qw[bias_], b_shift=aff.frac - wf(bias_), shift=aff.shift)
+        lut_op("head.gelu" + b_[-1], lut_, dst, gdst, 1, hh)
+    a4 = fm.mlp4
+    w4, b4 = qw["head.mlp.4.weight"], qw["head.mlp.4.bias"]
+    matvec("mu", f["mu"], a4.frac, w4, g2, out, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"), shift=a4.shift,
+           rows=(0, 1))
+    matvec("log_var", f["log_var"], a4.frac, w4, g2, out + 1, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"),
+           shift=a4.shift, rows=(1, 1))
+    entry["end"] = len(ins)
+    # ---- assemble the weight banks (the RTL iteration order)
+    banks: list[list[int]] = [[] for _ in range(lanes)]
+    for it in ins:
+        it.wbase = len(banks[0])
+        if it.op != "mac":
+            continue
+        for i1 in range(it.n1):
+            for i2 in range(-(-it.n2 // lanes)):
+                for sg in it.segs:
+                    if not sg.b_w:
+                        continue
+                    for k in range(sg.k):
+                        for lane in range(lanes):
+                            j2 = i2 * lanes + lane
+                            banks[lane].append(sg.w(i1, j2, k) if j2 < it.n2 else 0)
+        for it_seg in it.segs:
+            if it_seg.b_w and it_seg.w is None:
+                raise ValueError(f"{it.name}: weight operand without values")
+    mul_a_w, mul_b_w = _operand_widths(ins, x_in, f["input"].width, lanes, banks)
+    for it in ins:
+        if it.width + (0 if it.signed else 1) > 32:
+            raise ValueError(f"{it.name}: format of {it.width} bits does not fit a signed 32-bit scratchpad word")
+        if it.rshift < 0:
+            raise ValueError(f"{it.name}: negative right shift {it.rshift}")
+    prog = Program(ins, entry, lanes, max(A.top, 1), A.map, x_in, (out, out + 1), (f["mu"], f["log_var"]),
+                   f["input"], banks, lut_rom, lut_list)
+    prog.mul_a_w, prog.mul_b_w = mul_a_w, mul_b_w
+    prog.lut_r_w = max([lut.shift for _, _, lut in lut_list] + [1])  # venom_lut_unit R_W
+    return prog
+
+
+def _written_bits(it: Instr) -> int:
+    """Signed width that bounds every word an instruction writes."""
+    if it.wb == "flag":
+        return 2
+    if it.wb == "norm_m":
+        return it.norm["mant_frac"] + 3
+    if it.wb == "norm_n":
+        return 10
+    return it.width + (0 if it.signed else 1)
+
+
+def _addresses(it: Instr, op: tuple[int, int, int, int], k: int) -> list[int]:
+    return [op[0] + i1 * op[1] + j2 * op[2] + kk * op[3] for i1 in range(it.n1) for j2 in range(it.n2)
+            for kk in range(k)]
+
+
+def _operand_widths(ins: list[Instr], in_addr: int, in_w: int, lanes: int, banks) -> tuple[int, int]:
+    """Static signed widths of every multiplier operand: a scratchpad word is bounded by the widest format written
+    to it (writers' formats saturate, exact intermediates are sized from their proven bounds). Puts the narrower
+    scratchpad operand of each product on B and returns (MUL_A_W, MUL_B_W)."""
+    bits: dict[int, int] = {in_addr: in_w, in_addr + 1: in_w}
+    for it in ins:
+        b = _written_bits(it)
+        for a in _addresses(it, (it.dest[0], it.dest[1], it.dest[2], 0), 1):
+            bits[a] = max(bits.get(a, 1), b)
+    ww = max((abs(v) for bk in banks for v in bk), default=1).bit_length() + 1
+    wa, wb = 2, 2
+    for it in ins:
+        if it.op != "mac":
+            continue
+        for sg in it.segs:
+            ba = 2 if sg.a_one else max(bits.get(a, 32) for a in _addresses(it, sg.a, sg.k))
+            bb = ww if sg.b_w else max(bits.get(a, 32) for a in _addresses(it, sg.b, sg.k))
+            if not sg.a_one and not sg.b_w and bb > ba:
+                sg.a, sg.b = sg.b, sg.a
+                ba, bb = bb, ba
+            wa, wb = max(wa, ba), max(wb, bb)
+    return wa, wb
+
+
+# ------------------------------------------------------------------------------------------------ simulator
+class IsaSim:
+    """Runs a Program on one window at a time, lane by lane, exactly as the RTL engine (incl. DW-bit DMEM words)."""
+
+    def __init__(self, prog: Program):
+        self.p = prog
+        self.dmem = [0] * prog.dmem_depth
+        self.cycles = 0
+        self.trace: dict[str, list[list[int]]] | None = None
+
+    def _wr(self, addr: int, v: int) -> None:
+        dw = self.p.dw
+        if not -(1 << (dw - 1)) <= v < (1 << (dw - 1)):
+            raise OverflowError(f"DMEM word overflow at {addr}: {v}")
+        self.dmem[addr] = v
+
+    def run(self, start: str, stop: str) -> None:
+        p = self.p
+        for it in p.instrs[p.entry[start]:p.entry[stop]]:
+            self.exec(it)
+
+    def exec(self, it: Instr) -> None:
+        p, mem, lanes = self.p, self.dmem, self.p.lanes
+        wptr = it.wbase
+        outs = []
+        self.cycles += 1  # fetch
+        for i1 in range(it.n1):
+            for i2 in range(-(-it.n2 // lanes)):
+                accs = [0] * lanes
+                for sg in it.segs if it.op == "mac" else []:
+                    for k in range(sg.k):
+                        self.cycles += 1
+                        for lane in range(lanes):
+                            j2 = i2 * lanes + lane
+                            a = 1 if sg.a_one else mem[sg.a[0] + i1 * sg.a[1] + j2 * sg.a[2] + k * sg.a[3]] \
+                                if j2 < it.n2 else 0
+                            b = p.wbanks[lane][wptr] if sg.b_w else (
+                                mem[sg.b[0] + i1 * sg.b[1] + j2 * sg.b[2] + k * sg.b[3]] if j2 < it.n2 else 0)
+                            if not (-(1 << (p.mul_a_w - 1)) <= a < (1 << (p.mul_a_w - 1))
+                                    and -(1 << (p.mul_b_w - 1)) <= b < (1 << (p.mul_b_w - 1))):
+                                raise OverflowError(f"{it.name}: operand exceeds the multiplier ({a}, {b})")
+                            accs[lane] += (a * b) << sg.shift
+                        if sg.b_w:
+                            wptr += 1
+                self.cycles += 2 if it.op == "lut" else 1  # write-back (LUT: ROM read + write-back)
+                for lane in range(lanes):
+                    j2 = i2 * lanes + lane
+                    if j2 >= it.n2:
+                        continue
+                    rs = it.rshift
+                    if it.vf:
+                        rs += mem[it.vf[0] + i1 * it.vf[1] + j2 * it.vf[2]]
+                    acc = accs[lane]
+                    if it.op == "lut":
+                        sg = it.segs[0]
+                        x = mem[sg.a[0] + i1 * sg.a[1] + j2 * sg.a[2]]
+                        acc, rs = lut_exact(it.lut, x)
+                    if it.wb in ("quant", "abs"):
+                        if rs < 0:
+                            raise ValueError(f"{it.name}: negative shift")
+                        v = quant(abs(acc) if it.wb == "abs" else acc, rs, it.width, it.signed, it.rnd, it.ovf)
+                    elif it.wb == "flag":
+                        v = int(acc > 0)
+                    else:
+                        nm = it.norm
+                        if acc < 1:
+                            raise ValueError(f"{it.name}: normalize of {acc}")
+                        mant, e = normalize_int(acc, nm["mant_frac"], bool(nm["even"]))
+                        if it.wb == "norm_m":
+                            v = mant
+                        else:
+                            v = min(max((e >> nm["halve"]) + nm["off"], nm["lo"]), nm["hi"]) + nm["add"]
+                    outs.append((it.dest[0] + i1 * it.dest[1] + j2 * it.dest[2], v))
+                # writes land after the group (the RTL writes at the end of the group's last cycle)
+                for addr, v in outs:
+                    self._wr(addr, v)
+                outs = []
+
+    def window(self, codes: np.ndarray) -> tuple[int, int]:
+        """One window of input codes (L, 2) -> (mu, log_var) codes; runs INIT, STEP per sample, FINISH."""
+        p = self.p
+        self.run("init", "step")
+        for t in range(codes.shape[0]):
+            self.dmem[p.in_addr] = int(codes[t, 0])
+            self.dmem[p.in_addr + 1] = int(codes[t, 1])
+            self.run("step", "finish")
+        self.run("finish", "end")
+        return self.dmem[p.out_addr[0]], self.dmem[p.out_addr[1]]
+
+    def step_cycles(self) -> int:
+        c0 = self.cycles
+        self.run("step", "finish")
+        return self.cycles - c0

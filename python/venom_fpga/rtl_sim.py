@@ -1,0 +1,97 @@
+"""Run the generated RTL under cocotb (Icarus or Verilator): the driver shared by the pytest wrappers
+(tests/test_rtl_cocotb.py), ``make cosim`` (scripts/rtl_cosim.py) and the ``rtl`` predict backend.
+
+Needs the repository checkout (rtl/ and cocotb_tests/) and a simulator; nothing here is imported by the rest of the
+package unless the ``rtl`` backend is used."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fixed_model import FixedModel
+from .lut import generated_header
+from .rtl_export import export
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _runner():
+    p = str(REPO / "cocotb_tests")
+    if p not in sys.path:
+        sys.path.insert(0, p)
+    from common.runner import SIM_BUILD, run_cocotb, string_param  # noqa: PLC0415
+
+    return SIM_BUILD, run_cocotb, string_param
+
+
+def model_key(fm: FixedModel) -> str:
+    h = hashlib.sha256(json.dumps(fm.precision.to_dict() if hasattr(fm.precision, "to_dict") else str(fm.precision),
+                                  sort_keys=True, default=str).encode())
+    for src in ("rtl_isa.py", "rtl_export.py"):  # the generator's own version
+        h.update((Path(__file__).parent / src).read_bytes())
+    for name in sorted(fm.quantized_weights):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(fm.quantized_weights[name]).tobytes())
+    return h.hexdigest()[:12]
+
+
+def generate(fm: FixedModel, lanes: int, tag: str = "model") -> Path:
+    """Export ``fm`` at ``lanes`` lanes into sim_build/gen-<tag>-<hash>-l<lanes> (reused when present)."""
+    sim_build, _, _ = _runner()
+    out = sim_build / f"gen-{tag}-{model_key(fm)}-l{lanes}"
+    if not (out / "params.json").exists():
+        export(fm, lanes, out, generated_header(f"venom_fpga.rtl_sim.generate(lanes={lanes})",
+                                                {"model": model_key(fm)}), name=f"{tag}-l{lanes}")
+    return out
+
+
+def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = None,
+            scenario: dict[str, Any] | None = None, tag: str = "model", expected: np.ndarray | None = None,
+            check: bool = True) -> dict[str, Any]:
+    """Stream the windows ``codes`` (N, L, 2) through the generated RTL; returns {"outputs": (N, 2) codes,
+    "expected": FixedModel codes, "stats": cycles/latency/bit_exact, "wall_s": simulation wall time}.
+    With ``check`` the cocotb test fails (AssertionError here) on the first window that differs from FixedModel."""
+    sim = sim or os.environ.get("SIM", "icarus")
+    _, run_cocotb, string_param = _runner()
+    codes = np.asarray(codes, dtype=np.int64)
+    if expected is None:
+        expected, _ = fm.run_codes(codes)
+    gen = generate(fm, lanes, tag)
+    sc = dict(scenario or {})
+    if not check:
+        sc["no_check"] = 1
+    run_id = hashlib.sha256(codes.tobytes() + json.dumps(sc, sort_keys=True).encode() + sim.encode()).hexdigest()[:10]
+    work = gen / f"run-{run_id}"
+    work.mkdir(exist_ok=True)
+    np.savez(work / "vectors.npz", codes=codes, expected=np.asarray(expected, dtype=np.int64))
+    t0 = time.time()
+    run_cocotb("venom_top", "test_venom_top", [str(gen / "venom_top.f")], f"top-{gen.name}", sim=sim,
+               parameters={"MEM_DIR": string_param(str(gen) + "/")}, test_dir="venom_top",
+               extra_env={"VENOM_VECTORS": str(work / "vectors.npz"), "VENOM_STATS": str(work / "stats.json"),
+                          "VENOM_RESULTS": str(work / "outputs.npy"), "VENOM_SCENARIO": json.dumps(sc)})
+    wall = time.time() - t0
+    params = json.loads((gen / "params.json").read_text())
+    return {"outputs": np.load(work / "outputs.npy"), "expected": np.asarray(expected),
+            "stats": json.loads((work / "stats.json").read_text()), "wall_s": wall, "params": params}
+
+
+def rtl_backend(ckpt, iq: np.ndarray, progress: bool = False, precision=None, lanes: int | None = None,
+                sim: str | None = None) -> np.ndarray:
+    """predict.py backend: float windows (N, L, 2) -> (N, 2) dequantised (mu, log_var) from the RTL simulation
+    (outputs as the hardware produced them; the cocotb test does not stop on a difference from FixedModel)."""
+    fm = FixedModel(ckpt, precision)
+    lanes = lanes or int(os.environ.get("VENOM_RTL_LANES", "8"))
+    codes = fm.quantize_input(np.asarray(iq, dtype=np.float64))
+    res = run_rtl(fm, lanes, codes, sim=sim, tag="predict", check=False)
+    if progress:
+        print(f"rtl backend: {codes.shape[0]} windows, {res['stats']['bit_exact']} bit-exact vs fixed, "
+              f"{res['wall_s']:.1f} s", file=sys.stderr)
+    return fm.output_float(res["outputs"])

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// venom_lut_unit: one table evaluation of lut.py (index, interpolation, kind-specific combination)
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Cycle 1 (rd_en): the table index i of x is computed and T[i], T[i+1] are read (registered ROM).
+// Cycle 2: with x and the fields unchanged, val/rshift give the exact value and its right shift into the output
+// format (to be rounded by venom_quant):
+//   uniform     a = x;        V = T[i] 2**s + (T[i+1] - T[i]) r;  val = V
+//   relu_minus  a = |x|;      val = (relu(x) << SH_RELU) - (V << SH_V)
+//   relu_plus   a = |x|;      val = (relu(x) << SH_RELU) + (V << SH_V)
+//   exp2neg     x = max(x,0); n = min(x >> F_IN, NMAX); a = x & (2**F_IN - 1); val = V, rshift += n
+// with a clamped to [lo, hi], d = a - lo, i = d >> s, r = d & (2**s - 1).
+module venom_lut_unit #(
+    // input word width
+    parameter DW = 32,
+    // exact value width
+    parameter ACC_W = 64,
+    // shift field width
+    parameter SH_W = 7,
+    // table word width (two's complement)
+    parameter TW = 32,
+    // ROM depth (all tables)
+    parameter DEPTH = 1024,
+    // ROM address width, derived
+    parameter TA_W = (DEPTH > 1) ? $clog2(DEPTH) : 1,
+    // interpolation fraction width (>= the largest table shift s): one (TW+1) x R_W multiplier
+    parameter R_W = 16,
+    // $readmemh file of the concatenated tables
+    parameter INIT_FILE = ""
+) (
+    input  wire                    clk,
+    input  wire                    rd_en,
+    input  wire signed [DW-1:0]    x,
+    input  wire        [1:0]       kind,
+    input  wire        [TA_W-1:0]  tbase,
+    input  wire signed [DW-1:0]    lo,
+    input  wire signed [DW-1:0]    hi,
+    input  wire        [5:0]       s,
+    input  wire        [6:0]       f_in,
+    input  wire        [6:0]       nmax,
+    input  wire        [6:0]       sh_relu,
+    input  wire        [6:0]       sh_v,
+    input  wire        [SH_W-1:0]  rshift,
+    output reg  signed [ACC_W-1:0] val,
+    output reg         [SH_W-1:0]  rshift_out
+);
+
+localparam K_UNIFORM = 2'd0;
+localparam K_RELU_MINUS = 2'd1;
+localparam K_EXP2 = 2'd3;
+
+`ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
+initial begin
+    if (TW > ACC_W) $error("%m: TW (%0d) must not exceed ACC_W (%0d)", TW, ACC_W);
+    if (TW + 1 + R_W + 1 > ACC_W) $error("%m: interpolation product wider than ACC_W");
+end
+`endif
+
+wire signed [DW-1:0] one = {{(DW-1){1'b0}}, 1'b1};
+wire signed [DW-1:0] xp = x[DW-1] ? {DW{1'b0}} : x;
+wire signed [DW-1:0] xabs = x[DW-1] ? -x : x;
+wire [DW-1:0] in_mask = (one << f_in) - one;
+wire [DW-1:0] n_raw = xp >> f_in;
+// verilator lint_off UNUSEDSIGNAL
+wire [DW-1:0] n = (n_raw > {{(DW-7){1'b0}}, nmax}) ? {{(DW-7){1'b0}}, nmax} : n_raw;
+// verilator lint_on UNUSEDSIGNAL
+reg signed [DW-1:0] a;
+
+always @* begin
+    case (kind)
+        K_UNIFORM: a = x;
+        K_EXP2: a = xp & in_mask;
+        default: a = xabs;
+    endcase
+end
+
+wire signed [DW-1:0] a_lo = (a < lo) ? lo : a;
+wire signed [DW-1:0] a_c = (a_lo > hi) ? hi : a_lo;
+wire [DW-1:0] d = a_c - lo;
+// verilator lint_off UNUSEDSIGNAL
+wire [DW-1:0] idx = d >> s;
+// verilator lint_on UNUSEDSIGNAL
+// verilator lint_off UNUSEDSIGNAL
+wire [DW-1:0] r = d & ((one << s) - one);
+// verilator lint_on UNUSEDSIGNAL
+wire [TA_W-1:0] addr0 = tbase + idx[TA_W-1:0];
+wire [TA_W-1:0] addr1 = addr0 + {{(TA_W-1){1'b0}}, 1'b1};
+wire [TW-1:0] t0_q;
+wire [TW-1:0] t1_q;
+
+venom_rom #(
+    .WIDTH(TW),
+    .DEPTH(DEPTH),
+    .INIT_FILE(INIT_FILE)
+) rom_inst (
+    .clk(clk),
+    .en(rd_en),
+    .addr_a(addr0),
+    .addr_b(addr1),
+    .q_a(t0_q),
+    .q_b(t1_q)
+);
+
+wire signed [ACC_W-1:0] t0 = {{(ACC_W-TW){t0_q[TW-1]}}, t0_q};
+// slope * fraction on narrow operands: T[i+1] - T[i] (TW+1 bits signed) x r (R_W bits unsigned, r < 2**s)
+wire signed [TW:0] dlt = {t1_q[TW-1], t1_q} - {t0_q[TW-1], t0_q};
+wire signed [R_W:0] r_n = {1'b0, r[R_W-1:0]};
+wire signed [TW+R_W+1:0] slope = dlt * r_n;
+wire signed [ACC_W-1:0] v = (t0 <<< s) + {{(ACC_W-TW-R_W-2){slope[TW+R_W+1]}}, slope};
+wire signed [ACC_W-1:0] relu = {{(ACC_W-DW){1'b0}}, xp} <<< sh_relu;
+wire signed [ACC_W-1:0] vs = v <<< sh_v;
+
+always @* begin
+    rshift_out = rshift;
+    case (kind)
+        K_UNIFORM: val = v;
+        K_EXP2: begin
+            val = v;
+            rshift_out = rshift + n[SH_W-1:0];
+        end
+        K_RELU_MINUS: val = relu - vs;
+        default: val = relu + vs;
+    endcase
+end
+
+endmodule
+
+`resetall

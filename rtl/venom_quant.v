@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// venom_quant: one ap_fixed conversion of an exact integer (rounding right shift, then the overflow mode)
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Rounds VAL * 2**-RSHIFT to an integer with one of the seven ap_fixed rounding modes, then applies the
+// overflow mode for a WIDTH-bit (signed or unsigned) code. Purely combinational.
+module venom_quant #(
+    // width of the exact input value (two's complement)
+    parameter ACC_W = 64,
+    // width of the output word (codes are sign-extended to it; formats may be narrower, see width)
+    parameter DW = 32,
+    // width of the right-shift amount
+    parameter SH_W = 7
+) (
+    input  wire signed [ACC_W-1:0] val,
+    input  wire        [SH_W-1:0]  rshift,
+    // format width in bits (1..DW)
+    input  wire        [6:0]       width,
+    input  wire                    is_signed,
+    // index into qformat.ROUNDING_MODES: TRN, TRN_ZERO, RND, RND_ZERO, RND_INF, RND_MIN_INF, RND_CONV
+    input  wire        [2:0]       rnd,
+    // index into qformat.OVERFLOW_MODES: WRAP, SAT, SAT_ZERO, SAT_SYM
+    input  wire        [1:0]       ovf,
+    output reg  signed [DW-1:0]    code
+);
+
+localparam XW = ACC_W + 3;
+
+`ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
+initial begin
+    if (DW > ACC_W) $error("%m: DW (%0d) must not exceed ACC_W (%0d)", DW, ACC_W);
+end
+`endif
+
+// shifts at or beyond ACC_W+1 give the same floor/half/sticky as ACC_W+1
+wire [SH_W-1:0] s = (rshift > ACC_W + 1) ? ACC_W + 1 : rshift;
+wire signed [XW-1:0] vx = {{3{val[ACC_W-1]}}, val};
+wire signed [XW-1:0] fl = vx >>> s;
+wire [XW-1:0] one = {{(XW-1){1'b0}}, 1'b1};
+wire [XW-1:0] low_mask = (s > 1) ? ((one << (s - 1)) - one) : {XW{1'b0}};
+wire half = (s != 0) ? vx[s - 1] : 1'b0;
+wire sticky = |(vx & low_mask);
+wire neg = val[ACC_W-1];
+reg inc;
+
+always @* begin
+    case (rnd)
+        3'd0: inc = 1'b0;                             // AP_TRN
+        3'd1: inc = neg & (half | sticky);            // AP_TRN_ZERO
+        3'd2: inc = half;                             // AP_RND
+        3'd3: inc = half & (sticky | neg);            // AP_RND_ZERO
+        3'd4: inc = half & (sticky | ~neg);           // AP_RND_INF
+        3'd5: inc = half & sticky;                    // AP_RND_MIN_INF
+        default: inc = half & (sticky | fl[0]);       // AP_RND_CONV
+    endcase
+end
+
+wire signed [XW-1:0] v = fl + {{(XW-1){1'b0}}, inc};
+wire signed [XW-1:0] mx = is_signed ? ((one << (width - 1)) - one) : ((one << width) - one);
+wire signed [XW-1:0] mn_raw = is_signed ? -(one << (width - 1)) : {XW{1'b0}};
+wire signed [XW-1:0] mn = (ovf == 2'd3 && is_signed && width > 1) ? -mx : mn_raw;
+wire over = v > mx;
+wire under = v < mn;
+wire [6:0] pad = DW[6:0] - width;
+wire [DW-1:0] low = v[DW-1:0] << pad;
+wire signed [DW-1:0] low_s = low;
+wire signed [DW-1:0] wrapped_s = low_s >>> pad;
+wire [DW-1:0] wrapped_u = low >> pad;
+wire [DW-1:0] wrapped = is_signed ? wrapped_s : wrapped_u;
+
+always @* begin
+    if (!over && !under) begin
+        code = v[DW-1:0];
+    end else begin
+        case (ovf)
+            2'd0: code = wrapped;
+            2'd2: code = {DW{1'b0}};
+            default: code = over ? mx[DW-1:0] : mn[DW-1:0];
+        endcase
+    end
+end
+
+endmodule
+
+`resetall
