@@ -1,6 +1,6 @@
 # venom-fpga task runner: thin targets over the `venom-fpga` CLI, pytest and scripts/.
 #
-#   make demo                 everything on the shipped weights (sets up on first use)
+#   make demo                 the whole chain on the shipped weights, then a one-screen summary
 #   make test                 the whole test suite (CI runs this through .ci/run)
 #   make setup                idempotent: system tools (Verilator, Icarus, Yosys) and the pinned .venv
 #   make export WEIGHTS=...   Vitis-HLS C++ project for a checkpoint (hls/generated/<stem>/)
@@ -18,6 +18,7 @@ PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
 HLS_PRJ ?= hls/generated/$(basename $(notdir $(WEIGHTS)))
 SIM     ?= verilator
 LANES   ?= 4 8
+COSIM_WINDOWS ?= 8
 VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
@@ -34,12 +35,14 @@ test: setup
 demo: setup export
 	@mkdir -p $(BUILD)/demo
 	$(CLI) inspect $(WEIGHTS)
-	$(CLI) synth --preset ptsi --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
+	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
 	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/demo/data --out $(BUILD)/demo/iq.npy
 	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy --quiet
 	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
 	    --plots $(BUILD)/reports --quiet
 	$(MAKE) --no-print-directory csim WEIGHTS=$(WEIGHTS)
+	$(MAKE) --no-print-directory cosim WEIGHTS=$(WEIGHTS) COSIM_WINDOWS=2
+	@$(PYTHON) scripts/demo_summary.py $(BUILD)/reports
 
 export: setup
 	$(CLI) export --weights $(WEIGHTS)
@@ -57,7 +60,8 @@ rtl: setup
 	    --out rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$$n; done
 
 cosim: setup
-	SIM=$(SIM) $(PYTHON) scripts/rtl_cosim.py --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/cosim.json
+	SIM=$(SIM) $(PYTHON) scripts/rtl_cosim.py --weights $(WEIGHTS) --lanes $(LANES) \
+	    --windows $(COSIM_WINDOWS) --out $(BUILD)/reports/cosim.json
 
 resources: setup
 	$(PYTHON) scripts/rtl_resources.py --fast --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
