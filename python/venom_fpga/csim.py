@@ -34,7 +34,7 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
             n_probe: int = 1000, reuse_factor: int | None = None, seed: int = 0) -> dict:
     """Run both models on the windows and compare their output codes; returns the report."""
     from .export import DEFAULT_REUSE_FACTOR, csim_model, extreme_windows, prepare
-    from .precision import probe_windows
+    from .precision import PROBE_LENGTH, probe_windows
 
     t0 = time.perf_counter()
     inp = prepare(ckpt, precision)
@@ -47,7 +47,7 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
             raise ValueError("windows contain NaN/Inf")
         source = "windows"
     else:
-        length = inp.ckpt.meta.window_length or 126
+        length = inp.ckpt.meta.window_length or PROBE_LENGTH
         iq = probe_windows(length, n_probe, seed=seed + 1)
         source = "precision.probe_windows"
     length = iq.shape[1]

@@ -571,7 +571,11 @@ def weight_format(values: np.ndarray, width: int = DEFAULT_WIDTH) -> QFormat:
     return fmt
 
 
-def probe_windows(length: int = 126, n: int = 192, amplitude: float = 10.0, seed: int = 0) -> np.ndarray:
+# Probe-window length when a checkpoint does not say its window length (any length works: the model is recurrent).
+PROBE_LENGTH = 128
+
+
+def probe_windows(length: int = PROBE_LENGTH, n: int = 192, amplitude: float = 10.0, seed: int = 0) -> np.ndarray:
     """Deterministic synthetic windows for default ranges: decaying complex pulses of random amplitude (up to
     ``amplitude``), phase, position and time constant, on noise of random level and offset, and pure noise."""
     rng = np.random.default_rng(seed)
@@ -711,7 +715,7 @@ def default_precision(
         max_window_length = max(511, (1 << (4 * (length or 0)).bit_length()) - 1)
     folded = folded_tensors(dims, tensors)
     weights = {name: weight_format(v) for name, v in folded.items()}
-    probe = iq if iq is not None else probe_windows(length or 126)
+    probe = iq if iq is not None else probe_windows(length or PROBE_LENGTH)
     ranges = float_signal_ranges(dims, tensors, probe)
     signals: dict[str, QFormat] = {}
     for name in signal_names(dims):
