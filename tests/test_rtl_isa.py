@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import re
 
+import numpy as np
 import pytest
 from model_zoo import PUBLISHED, SMALL, random_tensors
 
