@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 # Pinned to the versions verified together (../shared/docs/toolchain.md).
-APT_PKGS="verilator=5.006-3 iverilog=11.0-1.1+b1 yosys=0.23-6 g++ make perl"
+APT_PKGS="verilator=5.006-3 iverilog=11.0-1.1+b1 yosys=0.23-6 g++ make perl tcl"
 
 missing=()
-for tool in verilator iverilog yosys g++; do
+for tool in verilator iverilog yosys g++ tclsh; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -27,7 +27,6 @@ import ctypes
 import hashlib
 import itertools
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,13 +191,8 @@ class Probe:
 
 @pytest.fixture(scope="session")
 def probe(request, tmp_path_factory) -> Probe:
-    cxx = pytest.importorskip("venom_fpga.cxx")
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed")
-    try:
-        cxx.ap_types_include_dir()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
+    from venom_fpga import cxx  # g++ and hls4ml's ap_types come with `make setup`: missing ones must fail
+
     cache = getattr(request.config, "cache", None)
     build = cache.mkdir("venom_cxx") if cache is not None else tmp_path_factory.mktemp("venom_cxx")
     table = PLAN.table_header()
@@ -541,9 +535,8 @@ def test_speed_one_million_values():
 
 # ---------------------------------------------------------------------------------------------- C++ build helper
 def test_cxx_cache_rebuilds_on_header_change_and_reports_errors(tmp_path):
-    cxx = pytest.importorskip("venom_fpga.cxx")
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not installed")
+    from venom_fpga import cxx
+
     (tmp_path / "value.h").write_text("#define VALUE 1\n")
     src = tmp_path / "lib.cpp"
     src.write_text('#include "value.h"\nextern "C" int value() { return VALUE * SCALE; }\n')

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from . import lut as lutmod
+from .files import umask
 from .checkpoint import Checkpoint, load_checkpoint
 from .fixed_model import FixedModel
 from .precision import (
@@ -689,18 +690,12 @@ def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig |
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.export-", dir=target.parent))
     try:
         files = render_into(inp, staging, reuse_factor, final_dir=target)
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, 0o777 & ~umask())
         _replace_dir(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(target, files, time.perf_counter() - t0, inp.header)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ------------------------------------------------------------------------------------------------ C simulation

@@ -19,7 +19,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the permissions of a plain open()
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; outputs get the permissions of a plain open()
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -28,7 +28,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask (reading it needs setting it; put straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
