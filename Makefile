@@ -9,6 +9,8 @@
 #   make rtl                  generated Verilog tops for LANES 4 and 8 (rtl/generated/<stem>_l<N>/)
 #   make cosim [SIM=icarus]   RTL vs fixed model under cocotb (Verilator default) -> build/reports/cosim.json
 #   make resources            Yosys synth_xilinx -family xcup per LANES -> build/reports/resources.json (slow)
+#   make vivado               Vivado out-of-context synth+impl per LANES at 512 MHz -> build/reports/vivado.json
+#                             (needs vivado on PATH)
 #
 # Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching
 # WEIGHTS: ptsi or inhf), PYTHON (venv interpreter).
@@ -18,13 +20,13 @@ PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
 HLS_PRJ ?= hls/generated/$(basename $(notdir $(WEIGHTS)))
 SIM     ?= verilator
 LANES   ?= 4 8
-COSIM_WINDOWS ?= 8
+COSIM_WINDOWS ?= 100
 VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
 BUILD   := build
 
-.PHONY: setup test demo export csim hls rtl cosim resources clean
+.PHONY: setup test demo export csim hls rtl cosim resources vivado clean
 
 setup:
 	@scripts/setup.sh
@@ -65,6 +67,10 @@ cosim: setup
 
 resources: setup
 	$(PYTHON) scripts/rtl_resources.py --fast --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
+
+vivado: setup
+	REPORT=$(BUILD)/reports/vivado.json PYTHON=$(PYTHON) scripts/run_vivado.sh \
+	    $(foreach n,$(LANES),rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$(n))
 
 clean:
 	rm -rf $(BUILD) sim_build .pytest_cache

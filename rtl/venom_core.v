@@ -28,6 +28,8 @@ module venom_core #(
     parameter TW = 32,
     parameter IN_ADDR = 0,
     parameter OUT_ADDR = 2,
+    parameter OUT_ADDR_LV = 3,
+    parameter PIPE_LAT = 10,
     // program entry points
     parameter ENTRY_INIT = 0,
     parameter ENTRY_STEP = 1,
@@ -141,6 +143,8 @@ venom_engine #(
     .LUT_R_W(LUT_R_W),
     .IN_ADDR(IN_ADDR),
     .OUT_ADDR(OUT_ADDR),
+    .OUT_ADDR_LV(OUT_ADDR_LV),
+    .PIPE_LAT(PIPE_LAT),
     .IROM_FILE(IROM_FILE),
     .WROM_FILE(WROM_FILE),
     .LUT_FILE(LUT_FILE)

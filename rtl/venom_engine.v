@@ -1,19 +1,37 @@
 // SPDX-License-Identifier: MIT
-// venom_engine: micro-coded fixed-point engine (LANES multiply lanes, scratchpad, weight stream, LUT units)
+// venom_engine: micro-coded, pipelined fixed-point engine (LANES multiply lanes, banked scratchpad, weight stream,
+// LUT units)
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
 
 // Runs one program of the instruction ROM (python/venom_fpga/rtl_isa.py documents the instruction set and is its
-// bit-exact instruction-level model) from `entry` until an instruction with LAST set; `busy` is high meanwhile.
+// bit-exact instruction-level model) from `entry` until an instruction with LAST set; `busy` is high meanwhile,
+// including the pipeline drain.
 //
-// Instruction timing: 1 fetch cycle, then per group of LANES elements the sum of the segments' K MAC cycles and
-// 1 write-back cycle (LUT instructions: 1 ROM read + 1 write-back cycle per group).
+// Timing: per instruction 1 fetch cycle, WAIT stall cycles (set by the compiler: read-after-write hazards), then
+// one term per cycle (MAC: sum of the segments' K per group of LANES elements; LUT: 1 per group). A term flows
+// through the pipeline (cycle after issue):
+//   1 scratchpad read (registered row/bank -> bank mux -> register), weight ROM read
+//   2 operand select | LUT stage 1 (index, ROM address)
+//   3 product        | LUT ROM words, slope product
+//   4 product reg    | LUT interpolation sum
+//   5 shift          | LUT combination
+//   6 accumulate (first term of a group loads)
+//   7 write-back value: |acc|, shift amount, normalisation
+//   8 quant rounding (venom_quant REG stage)
+//   9 quant overflow, write-data select
+//  10 scratchpad write (lane l writes bank l)
+// so a term issued at t' reads what a group whose last term issued at t wrote iff t' >= t + PIPE_LAT.
+//
+// Scratchpad: DMEM_DEPTH words in LANES banks, word g in bank g mod LANES at row g / LANES (LANES a power of two).
+// Lane l writes only bank l (the compiler places element j of every written vector in bank j mod LANES); every lane
+// reads any bank through a bank multiplexer (2 read ports per lane and bank: A and B operands).
 //
 // The instruction word layout (LSB first) is defined here and mirrored by python/venom_fpga/rtl_export.py
 // (`field_layout`); both derive every field width from the parameters below.
 module venom_engine #(
-    // number of multiply lanes (elements processed per cycle)
+    // number of multiply lanes (elements processed per cycle), a power of two >= 2
     parameter LANES = 4,
     // scratchpad word width (every signal code, sign-extended)
     parameter DW = 32,
@@ -26,7 +44,7 @@ module venom_engine #(
     parameter LUT_R_W = 16,
     // shift fields width
     parameter SH_W = 7,
-    // scratchpad words
+    // scratchpad words (a multiple of LANES)
     parameter DMEM_DEPTH = 1024,
     // scratchpad address width, derived
     parameter ADDR_W = (DMEM_DEPTH > 1) ? $clog2(DMEM_DEPTH) : 1,
@@ -46,9 +64,12 @@ module venom_engine #(
     parameter TW = 32,
     // LUT ROM address width, derived
     parameter TA_W = (LUT_DEPTH > 1) ? $clog2(LUT_DEPTH) : 1,
-    // scratchpad addresses of the two input words and the two output words
+    // scratchpad addresses of the two input words (IN_ADDR, IN_ADDR + 1) and of the two output words
     parameter IN_ADDR = 0,
     parameter OUT_ADDR = 2,
+    parameter OUT_ADDR_LV = 3,
+    // issue-to-readable latency the compiler scheduled for (rtl_isa.WRITE_LATENCY); must equal this pipeline's
+    parameter PIPE_LAT = 10,
     // memory initialisation files ($readmemh)
     parameter IROM_FILE = "",
     parameter WROM_FILE = "",
@@ -64,9 +85,9 @@ module venom_engine #(
     input  wire              in_we,
     input  wire [DW-1:0]     in_d0,
     input  wire [DW-1:0]     in_d1,
-    // the two output words
-    output wire [DW-1:0]     out_d0,
-    output wire [DW-1:0]     out_d1
+    // the two output words (registered copies of the scratchpad words OUT_ADDR, OUT_ADDR_LV)
+    output reg  [DW-1:0]     out_d0,
+    output reg  [DW-1:0]     out_d1
 );
 
 // ------------------------------------------------------------------ instruction word layout
@@ -84,13 +105,15 @@ localparam SEG_B_S2 = SEG_B_S1 + ADDR_W;
 localparam SEG_B_S2L = SEG_B_S2 + ADDR_W;
 localparam SEG_B_SK = SEG_B_S2L + ADDR_W;
 localparam SEG_SHIFT = SEG_B_SK + ADDR_W;
-localparam SEG_W = SEG_SHIFT + SH_W;
+localparam SEG_VF = SEG_SHIFT + SH_W;
+localparam SEG_W = SEG_VF + 1;
 
 localparam F_OP = 0;
 localparam F_WB = F_OP + 1;
 localparam F_LAST = F_WB + 3;
 localparam F_NSEG = F_LAST + 1;
-localparam F_N1 = F_NSEG + 2;
+localparam F_WAIT = F_NSEG + 2;
+localparam F_N1 = F_WAIT + 4;
 localparam F_N2 = F_N1 + CNT_W;
 localparam F_N2G = F_N2 + CNT_W;
 localparam F_D_BASE = F_N2G + CNT_W;
@@ -104,12 +127,7 @@ localparam F_SIGNED = F_WIDTH + 7;
 localparam F_RND = F_SIGNED + 1;
 localparam F_OVF = F_RND + 3;
 localparam F_RSHIFT = F_OVF + 2;
-localparam F_VF_EN = F_RSHIFT + SH_W;
-localparam F_VF_BASE = F_VF_EN + 1;
-localparam F_VF_S1 = F_VF_BASE + ADDR_W;
-localparam F_VF_S2 = F_VF_S1 + ADDR_W;
-localparam F_VF_S2L = F_VF_S2 + ADDR_W;
-localparam F_WBASE = F_VF_S2L + ADDR_W;
+localparam F_WBASE = F_RSHIFT + SH_W;
 localparam F_L_KIND = F_WBASE + WA_W;
 localparam F_L_TBASE = F_L_KIND + 2;
 localparam F_L_LO = F_L_TBASE + TA_W;
@@ -134,14 +152,26 @@ localparam WB_ABS = 3'd1;
 localparam WB_FLAG = 3'd2;
 localparam WB_NORM_M = 3'd3;
 
+// this pipeline's issue-to-readable latency (see the stage list above)
+localparam LAT_IMPL = 10;
+// bank index width and rows per bank
+localparam LB = $clog2(LANES);
+localparam ROWS = DMEM_DEPTH / LANES;
+localparam ROW_W = (ADDR_W > LB) ? ADDR_W - LB : 1;
 localparam JW = CNT_W + $clog2(LANES + 1) + 1;
+// walkers: 0 A of segment 0, 1 B of segment 0, 2 A of segment 1, 3 B of segment 1, 4 destination
+localparam NWALK = 5;
 
 `ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
 initial begin
-    if (LANES < 1) $error("%m: LANES must be >= 1");
+    if (LANES < 2 || (LANES & (LANES - 1)) != 0) $error("%m: LANES must be a power of two >= 2");
+    if (DMEM_DEPTH % LANES != 0) $error("%m: DMEM_DEPTH must be a multiple of LANES");
+    if (PIPE_LAT != LAT_IMPL) $error("%m: program scheduled for PIPE_LAT %0d, pipeline has %0d", PIPE_LAT, LAT_IMPL);
     if (MUL_A_W + MUL_B_W > ACC_W) $error("%m: ACC_W (%0d) must hold a MUL_A_W x MUL_B_W product", ACC_W);
     if (MUL_A_W > DW || MUL_B_W > DW) $error("%m: multiplier operands wider than DW (%0d)", DW);
     if (WW > DW) $error("%m: WW (%0d) must not exceed DW (%0d)", WW, DW);
+    if (IN_ADDR % LANES != 0 || OUT_ADDR % LANES != 0 || OUT_ADDR_LV % LANES != 0)
+        $error("%m: IN_ADDR, OUT_ADDR, OUT_ADDR_LV must be in bank 0");
     if (IROM_FILE == "" || WROM_FILE == "" || LUT_FILE == "") $error("%m: memory files are required");
 end
 `endif
@@ -149,233 +179,76 @@ end
 // ------------------------------------------------------------------ memories
 reg [IW-1:0] irom [0:IROM_DEPTH-1];
 reg [LANES*WW-1:0] wrom [0:WROM_DEPTH-1];
-reg [DW-1:0] dmem [0:DMEM_DEPTH-1];
 
 initial begin
     $readmemh(IROM_FILE, irom);
     $readmemh(WROM_FILE, wrom);
 end
 
-// ------------------------------------------------------------------ control state
-localparam [2:0] S_IDLE = 3'd0, S_FETCH = 3'd1, S_MAC = 3'd2, S_WB = 3'd3, S_LUT_RD = 3'd4, S_LUT_WB = 3'd5;
+// ------------------------------------------------------------------ sequencer (issue stage)
+localparam [2:0] S_IDLE = 3'd0, S_FETCH = 3'd1, S_WAIT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4;
 
 reg [2:0] state_reg, state_next;
 reg [PC_W-1:0] pc_reg, pc_next;
+reg [4:0] cnt_reg, cnt_next;
 reg [CNT_W-1:0] i1_reg, i1_next, i2_reg, i2_next, k_reg, k_next;
 reg [JW-1:0] j2b_reg, j2b_next;
 reg seg_reg, seg_next;
 reg [WA_W-1:0] wptr_reg, wptr_next;
-// address walkers: row base (base + i1 s1) and group base (+ i2 LANES s2) of a0, b0, a1, b1, d, vf
-reg [6*ADDR_W-1:0] rb_reg, rb_next, gb_reg, gb_next;
-reg [ADDR_W-1:0] pka_reg, pka_next, pkb_reg, pkb_next;
+reg [IW-1:0] ir_reg;
+// walker registers: row base (base + i1 s1), group base (+ i2 LANES s2), term address (+ k sk)
+reg [NWALK*ADDR_W-1:0] rb_reg, rb_next, gb_reg, gb_next, ta_reg, ta_next;
+// lane offsets l * s2 of the four operand walkers, set at fetch
+reg [4*LANES*ADDR_W-1:0] off_reg;
 
-wire [IW-1:0] ir = irom[pc_reg];
+wire [IW-1:0] ir_rom = irom[pc_reg];
+wire [IW-1:0] ir = ir_reg;
 wire op_lut = ir[F_OP];
-wire [2:0] wb_mode = ir[F_WB +: 3];
 wire last = ir[F_LAST];
 wire [1:0] nseg = ir[F_NSEG +: 2];
 wire [CNT_W-1:0] n1 = ir[F_N1 +: CNT_W];
 wire [CNT_W-1:0] n2 = ir[F_N2 +: CNT_W];
 wire [CNT_W-1:0] n2g = ir[F_N2G +: CNT_W];
-wire [SEG_W-1:0] sg0 = ir[F_SEG0 +: SEG_W];
-wire [SEG_W-1:0] sg1 = ir[F_SEG1 +: SEG_W];
-wire [SEG_W-1:0] sg = seg_reg ? sg1 : sg0;
+wire [SEG_W-1:0] sg = seg_reg ? ir[F_SEG1 +: SEG_W] : ir[F_SEG0 +: SEG_W];
 wire [CNT_W-1:0] seg_k = sg[SEG_K +: CNT_W];
-wire a_one = sg[SEG_A_ONE];
-wire b_w = sg[SEG_B_W];
-wire [SH_W-1:0] seg_shift = sg[SEG_SHIFT +: SH_W];
+wire seg_b_w = sg[SEG_B_W];
+wire seg_vf = sg[SEG_VF];
 
-// walker fields: base, s1, s2, s2l for walker w (0 a0, 1 b0, 2 a1, 3 b1, 4 d, 5 vf)
-wire [6*ADDR_W-1:0] w_base = {ir[F_VF_BASE +: ADDR_W], ir[F_D_BASE +: ADDR_W],
-                              sg1[SEG_B_BASE +: ADDR_W], sg1[SEG_A_BASE +: ADDR_W],
-                              sg0[SEG_B_BASE +: ADDR_W], sg0[SEG_A_BASE +: ADDR_W]};
-wire [6*ADDR_W-1:0] w_s1 = {ir[F_VF_S1 +: ADDR_W], ir[F_D_S1 +: ADDR_W],
-                            sg1[SEG_B_S1 +: ADDR_W], sg1[SEG_A_S1 +: ADDR_W],
-                            sg0[SEG_B_S1 +: ADDR_W], sg0[SEG_A_S1 +: ADDR_W]};
-wire [6*ADDR_W-1:0] w_s2l = {ir[F_VF_S2L +: ADDR_W], ir[F_D_S2L +: ADDR_W],
-                             sg1[SEG_B_S2L +: ADDR_W], sg1[SEG_A_S2L +: ADDR_W],
-                             sg0[SEG_B_S2L +: ADDR_W], sg0[SEG_A_S2L +: ADDR_W]};
+// walker fields of an instruction word (w: 0 a0, 1 b0, 2 a1, 3 b1, 4 d)
+// verilator lint_off UNUSEDSIGNAL
+function [ADDR_W-1:0] wfield;
+    input [IW-1:0] word;
+    input integer w;
+    input integer fo;  // field offset inside a segment (SEG_A_* for A walkers)
+    input integer fd;  // field offset of the destination walker
+    begin
+        case (w)
+            0: wfield = word[F_SEG0 + fo +: ADDR_W];
+            1: wfield = word[F_SEG0 + fo + (SEG_B_BASE - SEG_A_BASE) +: ADDR_W];
+            2: wfield = word[F_SEG1 + fo +: ADDR_W];
+            3: wfield = word[F_SEG1 + fo + (SEG_B_BASE - SEG_A_BASE) +: ADDR_W];
+            default: wfield = word[fd +: ADDR_W];
+        endcase
+    end
+endfunction
+// verilator lint_on UNUSEDSIGNAL
 
-// current operands' group base, lane stride, k offset
-wire [ADDR_W-1:0] gb_a = seg_reg ? gb_reg[2*ADDR_W +: ADDR_W] : gb_reg[0 +: ADDR_W];
-wire [ADDR_W-1:0] gb_b = seg_reg ? gb_reg[3*ADDR_W +: ADDR_W] : gb_reg[ADDR_W +: ADDR_W];
-wire [ADDR_W-1:0] gb_d = gb_reg[4*ADDR_W +: ADDR_W];
-wire [ADDR_W-1:0] gb_vf = gb_reg[5*ADDR_W +: ADDR_W];
-wire [ADDR_W-1:0] s2_a = sg[SEG_A_S2 +: ADDR_W];
-wire [ADDR_W-1:0] s2_b = sg[SEG_B_S2 +: ADDR_W];
-wire [ADDR_W-1:0] s2_d = ir[F_D_S2 +: ADDR_W];
-wire [ADDR_W-1:0] s2_vf = ir[F_VF_S2 +: ADDR_W];
-wire [ADDR_W-1:0] sk_a = sg[SEG_A_SK +: ADDR_W];
-wire [ADDR_W-1:0] sk_b = sg[SEG_B_SK +: ADDR_W];
-
-wire [SH_W-1:0] rshift = ir[F_RSHIFT +: SH_W];
-wire vf_en = ir[F_VF_EN];
-
-wire last_k = (k_reg == seg_k - 1'b1);
+wire last_k = (k_reg == seg_k - 1'b1) || (nseg == 2'd0);
 wire last_seg = (seg_reg == 1'b1) || (nseg != 2'd2);
 wire last_i2 = (i2_reg == n2g - 1'b1);
 wire last_i1 = (i1_reg == n1 - 1'b1);
-wire in_wb = (state_reg == S_WB) || (state_reg == S_LUT_WB);
+wire issue = (state_reg == S_RUN);
+// walkers of the current A and B operands (index arithmetic in 32 bits)
+wire [31:0] wa_cur = seg_reg ? 32'd2 : 32'd0;
+wire [31:0] wb_cur = wa_cur + 32'd1;
 
 assign busy = (state_reg != S_IDLE);
 
-// ------------------------------------------------------------------ lanes
-wire [LANES*WW-1:0] wword = wrom[wptr_reg];
-reg signed [ACC_W-1:0] acc_reg [0:LANES-1];
-wire [LANES-1:0] lane_we;
-wire [LANES*ADDR_W-1:0] lane_wa;
-wire [LANES*DW-1:0] lane_wd;
-
-genvar l;
-generate
-    for (l = 0; l < LANES; l = l + 1) begin : g_lane
-        wire [ADDR_W-1:0] off_a, off_b, off_d, off_vf;
-        if (l == 0) begin : g_first
-            assign off_a = {ADDR_W{1'b0}};
-            assign off_b = {ADDR_W{1'b0}};
-            assign off_d = {ADDR_W{1'b0}};
-            assign off_vf = {ADDR_W{1'b0}};
-        end else begin : g_next
-            assign off_a = g_lane[l-1].off_a + s2_a;
-            assign off_b = g_lane[l-1].off_b + s2_b;
-            assign off_d = g_lane[l-1].off_d + s2_d;
-            assign off_vf = g_lane[l-1].off_vf + s2_vf;
-        end
-        wire [JW-1:0] j2 = j2b_reg + l;
-        wire active = (j2 < {{(JW-CNT_W){1'b0}}, n2});
-        wire [ADDR_W-1:0] addr_a = gb_a + off_a + pka_reg;
-        wire [ADDR_W-1:0] addr_b = gb_b + off_b + pkb_reg;
-        wire [ADDR_W-1:0] addr_d = gb_d + off_d;
-        wire [ADDR_W-1:0] addr_vf = gb_vf + off_vf;
-        // two scratchpad read ports per lane: A, and B (which reads the variable shift in write-back cycles)
-        wire [ADDR_W-1:0] addr_b_port = in_wb ? addr_vf : addr_b;
-        wire [DW-1:0] mem_a = active ? dmem[addr_a] : {DW{1'b0}};
-        wire [DW-1:0] mem_b = active ? dmem[addr_b_port] : {DW{1'b0}};
-        // verilator lint_off UNUSEDSIGNAL
-        wire [DW-1:0] mem_vf = mem_b;
-        // verilator lint_on UNUSEDSIGNAL
-        wire [WW-1:0] wv = wword[l*WW +: WW];
-        // verilator lint_off UNUSEDSIGNAL
-        wire signed [DW-1:0] opa = a_one ? {{(DW-1){1'b0}}, 1'b1} : mem_a;
-        wire signed [DW-1:0] opb = b_w ? {{(DW-WW){wv[WW-1]}}, wv} : mem_b;
-        // verilator lint_on UNUSEDSIGNAL
-        // operands fit MUL_A_W / MUL_B_W signed bits by construction (rtl_isa._operand_widths)
-        wire signed [MUL_A_W-1:0] opa_n = opa[MUL_A_W-1:0];
-        wire signed [MUL_B_W-1:0] opb_n = opb[MUL_B_W-1:0];
-        wire signed [MUL_A_W+MUL_B_W-1:0] prod = opa_n * opb_n;
-        wire signed [ACC_W-1:0] prod_x = {{(ACC_W-MUL_A_W-MUL_B_W){prod[MUL_A_W+MUL_B_W-1]}}, prod};
-        wire signed [ACC_W-1:0] acc_sum = acc_reg[l] + (prod_x <<< seg_shift);
-
-        always @(posedge clk) begin
-            if (state_reg == S_MAC) begin
-                acc_reg[l] <= acc_sum;
-            end else if (state_reg != S_LUT_RD) begin
-                acc_reg[l] <= {ACC_W{1'b0}};
-            end
-        end
-
-        // LUT unit (x = the A operand of segment 0)
-        wire signed [ACC_W-1:0] lut_val;
-        wire [SH_W-1:0] lut_rshift;
-        venom_lut_unit #(
-            .DW(DW),
-            .ACC_W(ACC_W),
-            .SH_W(SH_W),
-            .TW(TW),
-            .R_W(LUT_R_W),
-            .DEPTH(LUT_DEPTH),
-            .INIT_FILE(LUT_FILE)
-        ) lut_inst (
-            .clk(clk),
-            .rd_en(state_reg == S_LUT_RD),
-            .x(mem_a),
-            .kind(ir[F_L_KIND +: 2]),
-            .tbase(ir[F_L_TBASE +: TA_W]),
-            .lo(ir[F_L_LO +: DW]),
-            .hi(ir[F_L_HI +: DW]),
-            .s(ir[F_L_S +: 6]),
-            .f_in(ir[F_L_FIN +: 7]),
-            .nmax(ir[F_L_NMAX +: 7]),
-            .sh_relu(ir[F_L_SHRELU +: 7]),
-            .sh_v(ir[F_L_SHV +: 7]),
-            .rshift(rshift),
-            .val(lut_val),
-            .rshift_out(lut_rshift)
-        );
-
-        // write-back: one rounding (or |.|, flag, normalisation) of the accumulator / LUT value
-        wire signed [ACC_W-1:0] acc_abs = acc_reg[l][ACC_W-1] ? -acc_reg[l] : acc_reg[l];
-        wire signed [ACC_W-1:0] q_in = op_lut ? lut_val : ((wb_mode == WB_ABS) ? acc_abs : acc_reg[l]);
-        wire [SH_W-1:0] q_sh = op_lut ? lut_rshift : (rshift + (vf_en ? mem_vf[SH_W-1:0] : {SH_W{1'b0}}));
-        wire [DW-1:0] q_code;
-        venom_quant #(
-            .ACC_W(ACC_W),
-            .DW(DW),
-            .SH_W(SH_W)
-        ) quant_inst (
-            .val(q_in),
-            .rshift(q_sh),
-            .width(ir[F_WIDTH +: 7]),
-            .is_signed(ir[F_SIGNED]),
-            .rnd(ir[F_RND +: 3]),
-            .ovf(ir[F_OVF +: 2]),
-            .code(q_code)
-        );
-        wire [DW-1:0] n_mant, n_expo;
-        venom_normalize #(
-            .ACC_W(ACC_W),
-            .DW(DW)
-        ) norm_inst (
-            .val(acc_reg[l]),
-            .mant_frac(ir[F_N_MF +: 7]),
-            .even(ir[F_N_EVEN]),
-            .halve(ir[F_N_HALVE]),
-            .off(ir[F_N_OFF +: 8]),
-            .lo(ir[F_N_LO +: 8]),
-            .hi(ir[F_N_HI +: 8]),
-            .add(ir[F_N_ADD +: 8]),
-            .mant(n_mant),
-            .expo(n_expo)
-        );
-        reg [DW-1:0] wd;
-        always @* begin
-            if (op_lut) begin
-                wd = q_code;
-            end else begin
-                case (wb_mode)
-                    WB_QUANT, WB_ABS: wd = q_code;
-                    WB_FLAG: wd = {{(DW-1){1'b0}}, (!acc_reg[l][ACC_W-1] && acc_reg[l] != 0)};
-                    WB_NORM_M: wd = n_mant;
-                    default: wd = n_expo;
-                endcase
-            end
-        end
-        assign lane_we[l] = in_wb && active;
-        assign lane_wa[l*ADDR_W +: ADDR_W] = addr_d;
-        assign lane_wd[l*DW +: DW] = wd;
-    end
-endgenerate
-
-// ------------------------------------------------------------------ scratchpad writes
-integer wl;
-always @(posedge clk) begin
-    if (in_we && !busy) begin
-        dmem[IN_ADDR] <= in_d0;
-        dmem[IN_ADDR + 1] <= in_d1;
-    end
-    for (wl = 0; wl < LANES; wl = wl + 1) begin
-        if (lane_we[wl]) dmem[lane_wa[wl*ADDR_W +: ADDR_W]] <= lane_wd[wl*DW +: DW];
-    end
-end
-
-assign out_d0 = dmem[OUT_ADDR];
-assign out_d1 = dmem[OUT_ADDR + 1];
-
-// ------------------------------------------------------------------ sequencer
 integer w;
 always @* begin
     state_next = state_reg;
     pc_next = pc_reg;
+    cnt_next = cnt_reg;
     i1_next = i1_reg;
     i2_next = i2_reg;
     j2b_next = j2b_reg;
@@ -384,8 +257,7 @@ always @* begin
     wptr_next = wptr_reg;
     rb_next = rb_reg;
     gb_next = gb_reg;
-    pka_next = pka_reg;
-    pkb_next = pkb_reg;
+    ta_next = ta_reg;
     case (state_reg)
         S_IDLE: begin
             if (start) begin
@@ -399,70 +271,74 @@ always @* begin
             j2b_next = {JW{1'b0}};
             k_next = {CNT_W{1'b0}};
             seg_next = 1'b0;
-            pka_next = {ADDR_W{1'b0}};
-            pkb_next = {ADDR_W{1'b0}};
-            wptr_next = ir[F_WBASE +: WA_W];
-            rb_next = w_base;
-            gb_next = w_base;
-            state_next = op_lut ? S_LUT_RD : ((nseg == 2'd0) ? S_WB : S_MAC);
+            wptr_next = ir_rom[F_WBASE +: WA_W];
+            for (w = 0; w < NWALK; w = w + 1) begin
+                rb_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
+                gb_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
+                ta_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
+            end
+            cnt_next = {1'b0, ir_rom[F_WAIT +: 4]} - 1'b1;
+            state_next = (ir_rom[F_WAIT +: 4] == 4'd0) ? S_RUN : S_WAIT;
         end
-        S_MAC: begin
-            if (b_w) wptr_next = wptr_reg + 1'b1;
-            if (last_k) begin
-                k_next = {CNT_W{1'b0}};
-                pka_next = {ADDR_W{1'b0}};
-                pkb_next = {ADDR_W{1'b0}};
-                if (last_seg) begin
-                    state_next = S_WB;
-                end else begin
-                    seg_next = 1'b1;
-                end
-            end else begin
+        S_WAIT: begin
+            cnt_next = cnt_reg - 1'b1;
+            if (cnt_reg == 5'd0) state_next = S_RUN;
+        end
+        S_RUN: begin
+            if (seg_b_w) wptr_next = wptr_reg + 1'b1;
+            if (!last_k) begin
                 k_next = k_reg + 1'b1;
-                pka_next = pka_reg + sk_a;
-                pkb_next = pkb_reg + sk_b;
+                ta_next[wa_cur*ADDR_W +: ADDR_W] = ta_reg[wa_cur*ADDR_W +: ADDR_W] + sg[SEG_A_SK +: ADDR_W];
+                ta_next[wb_cur*ADDR_W +: ADDR_W] = ta_reg[wb_cur*ADDR_W +: ADDR_W] + sg[SEG_B_SK +: ADDR_W];
+            end else begin
+                k_next = {CNT_W{1'b0}};
+                ta_next[wa_cur*ADDR_W +: ADDR_W] = gb_reg[wa_cur*ADDR_W +: ADDR_W];
+                ta_next[wb_cur*ADDR_W +: ADDR_W] = gb_reg[wb_cur*ADDR_W +: ADDR_W];
+                if (!last_seg) begin
+                    seg_next = 1'b1;
+                end else begin  // next group
+                    seg_next = 1'b0;
+                    if (last_i2) begin
+                        i2_next = {CNT_W{1'b0}};
+                        j2b_next = {JW{1'b0}};
+                        i1_next = i1_reg + 1'b1;
+                        for (w = 0; w < NWALK; w = w + 1) begin
+                            rb_next[w*ADDR_W +: ADDR_W] = rb_reg[w*ADDR_W +: ADDR_W] + wfield(ir, w, SEG_A_S1, F_D_S1);
+                            gb_next[w*ADDR_W +: ADDR_W] = rb_next[w*ADDR_W +: ADDR_W];
+                            ta_next[w*ADDR_W +: ADDR_W] = rb_next[w*ADDR_W +: ADDR_W];
+                        end
+                    end else begin
+                        i2_next = i2_reg + 1'b1;
+                        j2b_next = j2b_reg + LANES[JW-1:0];
+                        for (w = 0; w < NWALK; w = w + 1) begin
+                            gb_next[w*ADDR_W +: ADDR_W] = gb_reg[w*ADDR_W +: ADDR_W] + wfield(ir, w, SEG_A_S2L, F_D_S2L);
+                            ta_next[w*ADDR_W +: ADDR_W] = gb_next[w*ADDR_W +: ADDR_W];
+                        end
+                    end
+                    if (last_i2 && last_i1) begin
+                        if (last) begin
+                            cnt_next = PIPE_LAT[4:0] - 1'b1;
+                            state_next = S_DRAIN;
+                        end else begin
+                            pc_next = pc_reg + 1'b1;
+                            state_next = S_FETCH;
+                        end
+                    end
+                end
             end
         end
-        S_LUT_RD: begin
-            state_next = S_LUT_WB;
-        end
-        default: begin  // S_WB, S_LUT_WB: advance to the next group
-            seg_next = 1'b0;
-            k_next = {CNT_W{1'b0}};
-            pka_next = {ADDR_W{1'b0}};
-            pkb_next = {ADDR_W{1'b0}};
-            if (last_i2) begin
-                i2_next = {CNT_W{1'b0}};
-                j2b_next = {JW{1'b0}};
-                i1_next = i1_reg + 1'b1;
-                for (w = 0; w < 6; w = w + 1) begin
-                    rb_next[w*ADDR_W +: ADDR_W] = rb_reg[w*ADDR_W +: ADDR_W] + w_s1[w*ADDR_W +: ADDR_W];
-                    gb_next[w*ADDR_W +: ADDR_W] = rb_reg[w*ADDR_W +: ADDR_W] + w_s1[w*ADDR_W +: ADDR_W];
-                end
-            end else begin
-                i2_next = i2_reg + 1'b1;
-                j2b_next = j2b_reg + LANES[JW-1:0];
-                for (w = 0; w < 6; w = w + 1) begin
-                    gb_next[w*ADDR_W +: ADDR_W] = gb_reg[w*ADDR_W +: ADDR_W] + w_s2l[w*ADDR_W +: ADDR_W];
-                end
-            end
-            if (last_i2 && last_i1) begin
-                if (last) begin
-                    state_next = S_IDLE;
-                end else begin
-                    pc_next = pc_reg + 1'b1;
-                    state_next = S_FETCH;
-                end
-            end else begin
-                state_next = op_lut ? S_LUT_RD : ((nseg == 2'd0) ? S_WB : S_MAC);
-            end
+        default: begin  // S_DRAIN: until the last write-back
+            cnt_next = cnt_reg - 1'b1;
+            if (cnt_reg == 5'd0) state_next = S_IDLE;
         end
     endcase
 end
 
+integer o, ln;
 always @(posedge clk) begin
     state_reg <= state_next;
     pc_reg <= pc_next;
+    cnt_reg <= cnt_next;
     i1_reg <= i1_next;
     i2_reg <= i2_next;
     j2b_reg <= j2b_next;
@@ -471,12 +347,298 @@ always @(posedge clk) begin
     wptr_reg <= wptr_next;
     rb_reg <= rb_next;
     gb_reg <= gb_next;
-    pka_reg <= pka_next;
-    pkb_reg <= pkb_next;
+    ta_reg <= ta_next;
+    if (state_reg == S_FETCH) begin
+        ir_reg <= ir_rom;
+        for (o = 0; o < 4; o = o + 1) begin
+            for (ln = 0; ln < LANES; ln = ln + 1) begin
+                off_reg[(o*LANES+ln)*ADDR_W +: ADDR_W] <= wfield(ir_rom, o, SEG_A_S2, F_D_S2) * ln[ADDR_W-1:0];
+            end
+        end
+    end
     if (rst) begin
         state_reg <= S_IDLE;
         pc_reg <= {PC_W{1'b0}};
     end
+end
+
+// ------------------------------------------------------------------ pipeline control (shared by the lanes)
+// stage 1 (the cycle after issue)
+reg p1_valid, p1_first, p1_last, p1_zero, p1_vf, p1_aone, p1_bw, p1_lut;
+reg [PC_W-1:0] p1_pc;
+reg [SH_W-1:0] p1_shift;
+reg [ROW_W-1:0] p1_drow;
+reg [WA_W-1:0] p1_wptr;
+wire [LANES-1:0] p1_act;
+always @(posedge clk) begin
+    p1_valid <= issue;
+    p1_pc <= pc_reg;
+    p1_first <= (k_reg == {CNT_W{1'b0}}) && !seg_reg;
+    p1_last <= last_k && last_seg;
+    p1_zero <= (!op_lut && nseg == 2'd0) || seg_vf;
+    p1_vf <= seg_vf && !op_lut;
+    p1_aone <= sg[SEG_A_ONE];
+    p1_bw <= seg_b_w;
+    p1_lut <= op_lut;
+    p1_shift <= sg[SEG_SHIFT +: SH_W];
+    p1_drow <= gb_reg[4*ADDR_W + LB +: ROW_W];
+    p1_wptr <= wptr_reg;
+    if (rst) p1_valid <= 1'b0;
+end
+
+// stage 2 operand selection
+reg p2_zero, p2_aone, p2_bw;
+// stages 2..6 of the term flags (bit s-2 = stage s)
+reg [4:0] pv, pfirst, plast, pvf, plut;
+// stages 2..9 of the pc, 2..10 of the active lanes and the destination row (slot s-2 = stage s)
+reg [8*PC_W-1:0] pcs;
+reg [9*LANES-1:0] acts;
+reg [9*ROW_W-1:0] drows;
+reg [SH_W-1:0] p2_shift, p3_shift, p4_shift, p5_shift;
+// stages 7..10: a group's write-back (it leaves the accumulator with its last term)
+reg p7_valid, p8_valid, p9_valid, p10_valid;
+always @(posedge clk) begin
+    pv <= {pv[3:0], p1_valid};
+    pfirst <= {pfirst[3:0], p1_first};
+    plast <= {plast[3:0], p1_last};
+    {p2_zero, p2_aone, p2_bw} <= {p1_zero, p1_aone, p1_bw};
+    pvf <= {pvf[3:0], p1_vf};
+    plut <= {plut[3:0], p1_lut};
+    pcs <= {pcs[0 +: 7*PC_W], p1_pc};
+    acts <= {acts[0 +: 8*LANES], p1_act};
+    drows <= {drows[0 +: 8*ROW_W], p1_drow};
+    {p2_shift, p3_shift, p4_shift, p5_shift} <= {p1_shift, p2_shift, p3_shift, p4_shift};
+    {p7_valid, p8_valid, p9_valid, p10_valid} <= {pv[4] && plast[4], p7_valid, p8_valid, p9_valid};
+    if (rst) begin
+        pv <= 5'd0;
+        {p7_valid, p8_valid, p9_valid, p10_valid} <= 4'd0;
+    end
+end
+
+// instruction fields where a stage needs them (ROM read ports indexed by the stage's pc; each uses a few fields)
+// verilator lint_off UNUSEDSIGNAL
+wire [IW-1:0] ir2 = irom[pcs[0 +: PC_W]];
+wire [IW-1:0] ir7 = irom[pcs[5*PC_W +: PC_W]];
+wire [IW-1:0] ir8 = irom[pcs[6*PC_W +: PC_W]];
+wire [IW-1:0] ir9 = irom[pcs[7*PC_W +: PC_W]];
+// verilator lint_on UNUSEDSIGNAL
+wire lut7 = ir7[F_OP];
+wire [2:0] wb7 = ir7[F_WB +: 3];
+wire [2:0] wb9 = ir9[F_WB +: 3];
+wire lut9 = ir9[F_OP];
+
+// ------------------------------------------------------------------ scratchpad banks
+wire [LANES*LANES*DW-1:0] qa_all, qb_all;   // [bank][lane] read data of ports A and B
+wire [LANES*ROW_W-1:0] p1_rowa, p1_rowb;
+wire [LANES-1:0] wr_en;
+wire [LANES*DW-1:0] wr_data;
+wire [ROW_W-1:0] wr_row = drows[8*ROW_W +: ROW_W];
+localparam [ROW_W-1:0] IN_ROW = IN_ADDR[ADDR_W-1:LB];
+
+genvar b, l;
+generate
+    for (b = 0; b < LANES; b = b + 1) begin : g_bank
+        // the input words (written only while idle) share bank 0 / 1 with lanes 0 / 1
+        wire in_wr = in_we && !busy && (b < 2);
+        wire we = in_wr || wr_en[b];
+        wire [ROW_W-1:0] wrow = in_wr ? IN_ROW : wr_row;
+        wire [DW-1:0] wdata = in_wr ? ((b == 0) ? in_d0 : in_d1) : wr_data[b*DW +: DW];
+        // one copy per read port (lane x {A, B}), each with one write and one read port: what LUTRAM / block RAM
+        // offer, spelled out so that synthesis need not split a 2 x LANES-port memory itself
+        for (l = 0; l < LANES; l = l + 1) begin : g_port
+            reg [DW-1:0] copy_a [0:ROWS-1];
+            reg [DW-1:0] copy_b [0:ROWS-1];
+            always @(posedge clk) begin
+                if (we) begin
+                    copy_a[wrow] <= wdata;
+                    copy_b[wrow] <= wdata;
+                end
+            end
+            assign qa_all[(b*LANES+l)*DW +: DW] = copy_a[p1_rowa[l*ROW_W +: ROW_W]];
+            assign qb_all[(b*LANES+l)*DW +: DW] = copy_b[p1_rowb[l*ROW_W +: ROW_W]];
+        end
+    end
+endgenerate
+
+// ------------------------------------------------------------------ lanes
+reg [WW*LANES-1:0] w_q;  // weight stream word (registered ROM read), stage 2
+always @(posedge clk) w_q <= wrom[p1_wptr];
+
+generate
+    for (l = 0; l < LANES; l = l + 1) begin : g_lane
+        // ---- issue: this lane's operand addresses (term address + lane offset), element active
+        wire [JW-1:0] j2 = j2b_reg + l;
+        wire act = (j2 < {{(JW-CNT_W){1'b0}}, n2});
+        wire [ADDR_W-1:0] addr_a = ta_reg[wa_cur*ADDR_W +: ADDR_W] + off_reg[(wa_cur*LANES+l)*ADDR_W +: ADDR_W];
+        wire [ADDR_W-1:0] addr_b = ta_reg[wb_cur*ADDR_W +: ADDR_W] +
+                                   off_reg[(wb_cur*LANES+l)*ADDR_W +: ADDR_W];
+        reg [ROW_W-1:0] rowa, rowb;
+        reg [LB-1:0] banka, bankb;
+        reg act1;
+        always @(posedge clk) begin
+            rowa <= addr_a[ADDR_W-1 -: ROW_W];
+            rowb <= addr_b[ADDR_W-1 -: ROW_W];
+            banka <= addr_a[LB-1:0];
+            bankb <= addr_b[LB-1:0];
+            act1 <= act;
+        end
+        assign p1_rowa[l*ROW_W +: ROW_W] = rowa;
+        assign p1_rowb[l*ROW_W +: ROW_W] = rowb;
+        assign p1_act[l] = act1;
+
+        // ---- 1: bank multiplexer -> registered operands
+        reg signed [DW-1:0] mem_a;
+        // verilator lint_off UNUSEDSIGNAL
+        reg signed [DW-1:0] mem_b;  // (bits above MUL_B_W are zero or sign copies by construction)
+        // verilator lint_on UNUSEDSIGNAL
+        always @(posedge clk) begin
+            mem_a <= qa_all[(banka*LANES+l)*DW +: DW];
+            mem_b <= qb_all[(bankb*LANES+l)*DW +: DW];
+        end
+
+        // ---- 2: operand select (operands fit MUL_A_W / MUL_B_W signed bits: rtl_isa._operand_widths)
+        wire [WW-1:0] wv = w_q[l*WW +: WW];
+        // verilator lint_off UNUSEDSIGNAL
+        wire signed [DW-1:0] wv_x = {{(DW-WW){wv[WW-1]}}, wv};
+        // verilator lint_on UNUSEDSIGNAL
+        reg signed [MUL_A_W-1:0] opa;
+        reg signed [MUL_B_W-1:0] opb;
+        reg [SH_W-1:0] vf3;
+        always @(posedge clk) begin
+            opa <= p2_zero ? {MUL_A_W{1'b0}} : (p2_aone ? {{(MUL_A_W-1){1'b0}}, 1'b1} : mem_a[MUL_A_W-1:0]);
+            // both operands zero for a no-product term: a read of a never-written word stays out of the sum
+            opb <= p2_zero ? {MUL_B_W{1'b0}} : (p2_bw ? wv_x[MUL_B_W-1:0] : mem_b[MUL_B_W-1:0]);
+            vf3 <= mem_b[SH_W-1:0];
+        end
+
+        // ---- 3, 4: product (two registers: DSP M and P)
+        reg signed [MUL_A_W+MUL_B_W-1:0] prod4, prod5;
+        reg [SH_W-1:0] vf4, vf5, vf6;
+        always @(posedge clk) begin
+            prod4 <= opa * opb;
+            prod5 <= prod4;
+            {vf4, vf5, vf6} <= {vf3, vf4, vf5};
+        end
+
+        // ---- 5: shift
+        reg signed [ACC_W-1:0] term6;
+        wire signed [ACC_W-1:0] prod_x = {{(ACC_W-MUL_A_W-MUL_B_W){prod5[MUL_A_W+MUL_B_W-1]}}, prod5};
+        always @(posedge clk) term6 <= prod_x <<< p5_shift;
+
+        // ---- 2..5: LUT unit (x = the A operand), result in stage 6
+        wire signed [ACC_W-1:0] lut_val;
+        wire [SH_W-1:0] lut_rshift;
+        venom_lut_unit #(
+            .DW(DW),
+            .ACC_W(ACC_W),
+            .SH_W(SH_W),
+            .TW(TW),
+            .R_W(LUT_R_W),
+            .DEPTH(LUT_DEPTH),
+            .INIT_FILE(LUT_FILE)
+        ) lut_inst (
+            .clk(clk),
+            .x(mem_a),
+            .kind(ir2[F_L_KIND +: 2]),
+            .tbase(ir2[F_L_TBASE +: TA_W]),
+            .lo(ir2[F_L_LO +: DW]),
+            .hi(ir2[F_L_HI +: DW]),
+            .s(ir2[F_L_S +: 6]),
+            .f_in(ir2[F_L_FIN +: 7]),
+            .nmax(ir2[F_L_NMAX +: 7]),
+            .sh_relu(ir2[F_L_SHRELU +: 7]),
+            .sh_v(ir2[F_L_SHV +: 7]),
+            .rshift(ir2[F_RSHIFT +: SH_W]),
+            .val(lut_val),
+            .rshift_out(lut_rshift)
+        );
+
+        // ---- 6: accumulate; a group's value leaves with its last term (the VF term adds 0, carries the shift)
+        reg signed [ACC_W-1:0] acc;
+        wire signed [ACC_W-1:0] sum = (pfirst[4] ? {ACC_W{1'b0}} : acc) + term6;
+        reg signed [ACC_W-1:0] val7;
+        reg [SH_W-1:0] vsh7, lsh7;
+        always @(posedge clk) begin
+            if (pv[4]) acc <= sum;
+            val7 <= plut[4] ? lut_val : sum;
+            vsh7 <= pvf[4] ? vf6 : {SH_W{1'b0}};
+            lsh7 <= lut_rshift;
+        end
+
+        // ---- 7: write-back value and shift; normalisation
+        wire signed [ACC_W-1:0] abs7 = val7[ACC_W-1] ? -val7 : val7;
+        wire [DW-1:0] n_mant, n_expo;
+        venom_normalize #(
+            .ACC_W(ACC_W),
+            .DW(DW)
+        ) norm_inst (
+            .val(val7),
+            .mant_frac(ir7[F_N_MF +: 7]),
+            .even(ir7[F_N_EVEN]),
+            .halve(ir7[F_N_HALVE]),
+            .off(ir7[F_N_OFF +: 8]),
+            .lo(ir7[F_N_LO +: 8]),
+            .hi(ir7[F_N_HI +: 8]),
+            .add(ir7[F_N_ADD +: 8]),
+            .mant(n_mant),
+            .expo(n_expo)
+        );
+        reg signed [ACC_W-1:0] q_in8;
+        reg [SH_W-1:0] q_sh8;
+        reg [DW-1:0] mant8, expo8, mant9, expo9;
+        reg flag8, flag9;
+        always @(posedge clk) begin
+            q_in8 <= (!lut7 && wb7 == WB_ABS) ? abs7 : val7;
+            q_sh8 <= lut7 ? lsh7 : ir7[F_RSHIFT +: SH_W] + vsh7;
+            mant8 <= n_mant;
+            expo8 <= n_expo;
+            flag8 <= !val7[ACC_W-1] && (val7 != {ACC_W{1'b0}});
+            {mant9, expo9, flag9} <= {mant8, expo8, flag8};
+        end
+
+        // ---- 8, 9: rounding | overflow (venom_quant, one register inside)
+        wire [DW-1:0] q_code9;
+        venom_quant #(
+            .ACC_W(ACC_W),
+            .DW(DW),
+            .SH_W(SH_W),
+            .REG(1)
+        ) quant_inst (
+            .clk(clk),
+            .val(q_in8),
+            .rshift(q_sh8),
+            .width(ir8[F_WIDTH +: 7]),
+            .is_signed(ir8[F_SIGNED]),
+            .rnd(ir8[F_RND +: 3]),
+            .ovf(ir8[F_OVF +: 2]),
+            .code(q_code9)
+        );
+        reg [DW-1:0] wd10;
+        always @(posedge clk) begin
+            if (lut9) begin
+                wd10 <= q_code9;
+            end else begin
+                case (wb9)
+                    WB_QUANT, WB_ABS: wd10 <= q_code9;
+                    WB_FLAG: wd10 <= {{(DW-1){1'b0}}, flag9};
+                    WB_NORM_M: wd10 <= mant9;
+                    default: wd10 <= expo9;
+                endcase
+            end
+        end
+
+        // ---- 10: write bank l
+        assign wr_en[l] = p10_valid && acts[8*LANES + l];
+        assign wr_data[l*DW +: DW] = wd10;
+    end
+endgenerate
+
+// ------------------------------------------------------------------ output words (snooped from lane 0's writes)
+localparam [ROW_W-1:0] OUT_ROW = OUT_ADDR[ADDR_W-1:LB];
+localparam [ROW_W-1:0] OUT_ROW_LV = OUT_ADDR_LV[ADDR_W-1:LB];
+always @(posedge clk) begin
+    if (wr_en[0] && wr_row == OUT_ROW) out_d0 <= wr_data[0 +: DW];
+    if (wr_en[0] && wr_row == OUT_ROW_LV) out_d1 <= wr_data[0 +: DW];
 end
 
 endmodule

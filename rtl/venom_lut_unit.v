@@ -4,14 +4,15 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Cycle 1 (rd_en): the table index i of x is computed and T[i], T[i+1] are read (registered ROM).
-// Cycle 2: with x and the fields unchanged, val/rshift give the exact value and its right shift into the output
-// format (to be rounded by venom_quant):
+// A 4-stage pipeline (one evaluation per cycle): x and the fields enter in cycle c, val/rshift_out leave
+// registered for cycle c + 4: the exact value and its right shift into the output format (to be rounded by
+// venom_quant):
 //   uniform     a = x;        V = T[i] 2**s + (T[i+1] - T[i]) r;  val = V
 //   relu_minus  a = |x|;      val = (relu(x) << SH_RELU) - (V << SH_V)
 //   relu_plus   a = |x|;      val = (relu(x) << SH_RELU) + (V << SH_V)
 //   exp2neg     x = max(x,0); n = min(x >> F_IN, NMAX); a = x & (2**F_IN - 1); val = V, rshift += n
 // with a clamped to [lo, hi], d = a - lo, i = d >> s, r = d & (2**s - 1).
+// Stages: c index + ROM address | c+1 ROM words, slope product | c+2 interpolation sum | c+3 combination.
 module venom_lut_unit #(
     // input word width
     parameter DW = 32,
@@ -31,7 +32,6 @@ module venom_lut_unit #(
     parameter INIT_FILE = ""
 ) (
     input  wire                    clk,
-    input  wire                    rd_en,
     input  wire signed [DW-1:0]    x,
     input  wire        [1:0]       kind,
     input  wire        [TA_W-1:0]  tbase,
@@ -58,9 +58,12 @@ initial begin
 end
 `endif
 
+// ---- stage 1: table index and ROM address
 wire signed [DW-1:0] one = {{(DW-1){1'b0}}, 1'b1};
 wire signed [DW-1:0] xp = x[DW-1] ? {DW{1'b0}} : x;
-wire signed [DW-1:0] xabs = x[DW-1] ? -x : x;
+// |x|, saturated for the most negative word (any |x| > hi clamps to hi: exact)
+wire x_min = x[DW-1] && (x[DW-2:0] == {(DW-1){1'b0}});
+wire signed [DW-1:0] xabs = x_min ? {1'b0, {(DW-1){1'b1}}} : (x[DW-1] ? -x : x);
 wire [DW-1:0] in_mask = (one << f_in) - one;
 wire [DW-1:0] n_raw = xp >> f_in;
 // verilator lint_off UNUSEDSIGNAL
@@ -81,12 +84,28 @@ wire signed [DW-1:0] a_c = (a_lo > hi) ? hi : a_lo;
 wire [DW-1:0] d = a_c - lo;
 // verilator lint_off UNUSEDSIGNAL
 wire [DW-1:0] idx = d >> s;
-// verilator lint_on UNUSEDSIGNAL
-// verilator lint_off UNUSEDSIGNAL
 wire [DW-1:0] r = d & ((one << s) - one);
 // verilator lint_on UNUSEDSIGNAL
 wire [TA_W-1:0] addr0 = tbase + idx[TA_W-1:0];
 wire [TA_W-1:0] addr1 = addr0 + {{(TA_W-1){1'b0}}, 1'b1};
+
+reg [1:0] kind2, kind3, kind4;
+reg [5:0] s2;
+reg [R_W-1:0] r2;
+reg signed [DW-1:0] xp2, xp3, xp4;
+reg [SH_W-1:0] rsh2, rsh3, rsh4;
+reg [6:0] shr2, shr3, shr4, shv2, shv3, shv4;
+always @(posedge clk) begin
+    kind2 <= kind;
+    s2 <= s;
+    r2 <= r[R_W-1:0];
+    xp2 <= xp;
+    rsh2 <= (kind == K_EXP2) ? rshift + n[SH_W-1:0] : rshift;
+    shr2 <= sh_relu;
+    shv2 <= sh_v;
+end
+
+// ---- stage 2: T[i], T[i+1] (registered ROM); slope * fraction on narrow operands
 wire [TW-1:0] t0_q;
 wire [TW-1:0] t1_q;
 
@@ -96,7 +115,7 @@ venom_rom #(
     .INIT_FILE(INIT_FILE)
 ) rom_inst (
     .clk(clk),
-    .en(rd_en),
+    .en(1'b1),
     .addr_a(addr0),
     .addr_b(addr1),
     .q_a(t0_q),
@@ -104,24 +123,32 @@ venom_rom #(
 );
 
 wire signed [ACC_W-1:0] t0 = {{(ACC_W-TW){t0_q[TW-1]}}, t0_q};
-// slope * fraction on narrow operands: T[i+1] - T[i] (TW+1 bits signed) x r (R_W bits unsigned, r < 2**s)
 wire signed [TW:0] dlt = {t1_q[TW-1], t1_q} - {t0_q[TW-1], t0_q};
-wire signed [R_W:0] r_n = {1'b0, r[R_W-1:0]};
-wire signed [TW+R_W+1:0] slope = dlt * r_n;
-wire signed [ACC_W-1:0] v = (t0 <<< s) + {{(ACC_W-TW-R_W-2){slope[TW+R_W+1]}}, slope};
-wire signed [ACC_W-1:0] relu = {{(ACC_W-DW){1'b0}}, xp} <<< sh_relu;
-wire signed [ACC_W-1:0] vs = v <<< sh_v;
+wire signed [R_W:0] r_n = {1'b0, r2};
+reg signed [TW+R_W+1:0] slope3;
+reg signed [ACC_W-1:0] t0s3;
+always @(posedge clk) begin
+    slope3 <= dlt * r_n;
+    t0s3 <= t0 <<< s2;
+    {kind3, xp3, rsh3, shr3, shv3} <= {kind2, xp2, rsh2, shr2, shv2};
+end
 
-always @* begin
-    rshift_out = rshift;
-    case (kind)
-        K_UNIFORM: val = v;
-        K_EXP2: begin
-            val = v;
-            rshift_out = rshift + n[SH_W-1:0];
-        end
-        K_RELU_MINUS: val = relu - vs;
-        default: val = relu + vs;
+// ---- stage 3: interpolated table value V
+reg signed [ACC_W-1:0] v4;
+always @(posedge clk) begin
+    v4 <= t0s3 + {{(ACC_W-TW-R_W-2){slope3[TW+R_W+1]}}, slope3};
+    {kind4, xp4, rsh4, shr4, shv4} <= {kind3, xp3, rsh3, shr3, shv3};
+end
+
+// ---- stage 4: kind-specific combination
+wire signed [ACC_W-1:0] relu = {{(ACC_W-DW){1'b0}}, xp4} <<< shr4;
+wire signed [ACC_W-1:0] vs = v4 <<< shv4;
+always @(posedge clk) begin
+    rshift_out <= rsh4;
+    case (kind4)
+        K_UNIFORM, K_EXP2: val <= v4;
+        K_RELU_MINUS: val <= relu - vs;
+        default: val <= relu + vs;
     endcase
 end
 

@@ -5,15 +5,19 @@
 `default_nettype none
 
 // Rounds VAL * 2**-RSHIFT to an integer with one of the seven ap_fixed rounding modes, then applies the
-// overflow mode for a WIDTH-bit (signed or unsigned) code. Purely combinational.
+// overflow mode for a WIDTH-bit (signed or unsigned) code. Combinational with REG = 0; with REG = 1 a register
+// splits the rounding (shift, increment) from the overflow handling: code follows the inputs one clock later.
 module venom_quant #(
     // width of the exact input value (two's complement)
     parameter ACC_W = 64,
     // width of the output word (codes are sign-extended to it; formats may be narrower, see width)
     parameter DW = 32,
     // width of the right-shift amount
-    parameter SH_W = 7
+    parameter SH_W = 7,
+    // 1: one pipeline register between rounding and overflow (clk used)
+    parameter REG = 0
 ) (
+    input  wire                    clk,
     input  wire signed [ACC_W-1:0] val,
     input  wire        [SH_W-1:0]  rshift,
     // format width in bits (1..DW)
@@ -57,24 +61,52 @@ always @* begin
     endcase
 end
 
-wire signed [XW-1:0] v = fl + {{(XW-1){1'b0}}, inc};
-wire signed [XW-1:0] mx = is_signed ? ((one << (width - 1)) - one) : ((one << width) - one);
-wire signed [XW-1:0] mn_raw = is_signed ? -(one << (width - 1)) : {XW{1'b0}};
-wire signed [XW-1:0] mn = (ovf == 2'd3 && is_signed && width > 1) ? -mx : mn_raw;
+// ---- stage boundary (REG = 1): the rounded value's parts and the format of the same conversion
+wire signed [XW-1:0] fl_s;
+wire inc_s;
+wire [6:0] width_s;
+wire is_signed_s;
+wire [1:0] ovf_s;
+generate
+    if (REG) begin : g_reg
+        reg signed [XW-1:0] fl_r;
+        reg inc_r, is_signed_r;
+        reg [6:0] width_r;
+        reg [1:0] ovf_r;
+        always @(posedge clk) begin
+            fl_r <= fl;
+            inc_r <= inc;
+            width_r <= width;
+            is_signed_r <= is_signed;
+            ovf_r <= ovf;
+        end
+        assign {fl_s, inc_s, width_s, is_signed_s, ovf_s} = {fl_r, inc_r, width_r, is_signed_r, ovf_r};
+    end else begin : g_comb
+        assign {fl_s, inc_s, width_s, is_signed_s, ovf_s} = {fl, inc, width, is_signed, ovf};
+        // verilator lint_off UNUSEDSIGNAL
+        wire unused_clk = clk;
+        // verilator lint_on UNUSEDSIGNAL
+    end
+endgenerate
+
+wire signed [XW-1:0] v = fl_s + {{(XW-1){1'b0}}, inc_s};
+wire signed [XW-1:0] mx = is_signed_s ? ((one << (width_s - 1)) - one) : ((one << width_s) - one);
+wire signed [XW-1:0] mn_raw = is_signed_s ? -(one << (width_s - 1)) : {XW{1'b0}};
+wire signed [XW-1:0] mn = (ovf_s == 2'd3 && is_signed_s && width_s > 1) ? -mx : mn_raw;
 wire over = v > mx;
 wire under = v < mn;
-wire [6:0] pad = DW[6:0] - width;
+wire [6:0] pad = DW[6:0] - width_s;
 wire [DW-1:0] low = v[DW-1:0] << pad;
 wire signed [DW-1:0] low_s = low;
 wire signed [DW-1:0] wrapped_s = low_s >>> pad;
 wire [DW-1:0] wrapped_u = low >> pad;
-wire [DW-1:0] wrapped = is_signed ? wrapped_s : wrapped_u;
+wire [DW-1:0] wrapped = is_signed_s ? wrapped_s : wrapped_u;
 
 always @* begin
     if (!over && !under) begin
         code = v[DW-1:0];
     end else begin
-        case (ovf)
+        case (ovf_s)
             2'd0: code = wrapped;
             2'd2: code = {DW{1'b0}};
             default: code = over ? mx[DW-1:0] : mn[DW-1:0];

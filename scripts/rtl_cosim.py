@@ -2,7 +2,7 @@
 """`make cosim`: stream windows through the generated RTL (cocotb + Verilator or Icarus) for each LANES setting and
 compare every (mu, log_var) code with the fixed-point golden model; write build/reports/cosim.json.
 
-    SIM=verilator python scripts/rtl_cosim.py [--weights W] [--precision P] [--lanes 4 8] [--windows 8]
+    SIM=verilator python scripts/rtl_cosim.py [--weights W] [--precision P] [--lanes 4 8] [--windows 100]
                                               [--length L] [--iq windows.npy] [--out build/reports/cosim.json]
 
 Windows: --iq (float (N, L, 2), e.g. from `venom-fpga windows`), else the precision probe windows of the
@@ -28,8 +28,7 @@ sys.path.insert(0, str(REPO / "python"))
 from venom_fpga.checkpoint import load_checkpoint  # noqa: E402
 from venom_fpga.fixed_model import FixedModel  # noqa: E402
 from venom_fpga.precision import probe_windows  # noqa: E402
-from venom_fpga.predict import BACKENDS  # noqa: E402
-from venom_fpga.rtl_sim import run_rtl  # noqa: E402
+from venom_fpga.rtl_sim import max_energy_error_mev, run_rtl  # noqa: E402
 
 CLOCK_HZ = 512e6
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=str(REPO / "weights" / "venom_synth_ptsi.safetensors"))
     ap.add_argument("--precision", default=None)
     ap.add_argument("--lanes", type=int, nargs="+", default=[4, 8])
-    ap.add_argument("--windows", type=int, default=8)
+    ap.add_argument("--windows", type=int, default=100)
     ap.add_argument("--length", type=int, default=None, help="window length (default: the checkpoint's)")
     ap.add_argument("--iq", default=None)
     ap.add_argument("--sim", default=os.environ.get("SIM", "verilator"))
@@ -55,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     iq = iq[:, :length]
     codes = fm.quantize_input(iq)
     ref, _ = fm.run_codes(codes)
-    e_scale, e_off = float(ckpt.meta.energy_scale), float(ckpt.meta.energy_offset)
-    mu_float = BACKENDS["float"](ckpt, iq)[:, 0]  # (any window length; predict() insists on the checkpoint's)
     report = {"weights": args.weights, "sim": args.sim, "windows": int(codes.shape[0]), "window_length": int(length),
               "clock_hz_target": CLOCK_HZ, "settings": []}
     ok = True
@@ -69,15 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         out = res["outputs"]
         bit_exact = int(np.all(out == ref, axis=1).sum())
         ok &= bit_exact == codes.shape[0]
-        e_rtl = fm.fmt["mu"].to_float(out[:, 0]) * e_scale + e_off
-        e_float = mu_float * e_scale + e_off
         st = res["stats"]
         cps = st["min_cycles_between_samples"]
         entry = {
             "lanes": lanes,
             "windows": int(codes.shape[0]),
             "bit_exact": bit_exact,
-            "max_abs_E_rtl_minus_E_float_meV": float(np.max(np.abs(e_rtl - e_float)) * 1e3),
+            "max_abs_E_rtl_minus_E_float_meV": max_energy_error_mev(ckpt, fm, iq, out[:, 0]),
             "cycles_per_sample": cps,
             "engine_cycles": res["params"]["engine_cycles"],
             "realtime_one_channel_1024": bool(cps is not None and cps <= 1024),

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
 from venom_fpga.checkpoint import load_checkpoint  # noqa: E402
+from venom_fpga.files import write_json  # noqa: E402
 from venom_fpga.fixed_model import FixedModel  # noqa: E402
 from venom_fpga.lut import generated_header  # noqa: E402
 from venom_fpga.rtl_export import export  # noqa: E402
@@ -30,9 +31,10 @@ from venom_fpga.rtl_export import export  # noqa: E402
 CAVEATS = [
     "Yosys 0.23 synth_xilinx -family xcup: estimates, not Vivado results",
     "xcup: pipeline registers/adders/accumulators stay in fabric (not packed into DSP48E2): LUT/FF are upper bounds",
-    "no timing closure attempted: the engine's MAC path (scratchpad read mux -> multiply -> accumulate) is "
-    "combinational within one cycle and needs pipelining for 512 MHz",
-    "scratchpad is a multi-ported register file (3 read ports per lane): dominant LUT/FF cost",
+    "no timing analysis: the engine is pipelined for 512 MHz (10 stages, registered memories, DSP A/B/M/P "
+    "registers) but only `make vivado` can confirm the clock",
+    "scratchpad banks: Yosys maps each bank's 2 x LANES read ports to replicated block RAMs (Vivado may choose "
+    "LUTRAM); each lane has its own copy of the LUT ROM",
 ]
 
 
@@ -71,7 +73,7 @@ def synth(gen: Path, log_dir: Path, timeout: int, reuse: bool = False, fast: boo
            f"{flow}; tee -q -o {stat} stat -json")
     t0 = time.time()
     subprocess.run(["yosys", "-q", "-l", str(stat.with_suffix("").with_suffix(".log")), "-p", cmd], check=True,
-                   timeout=timeout, stdout=subprocess.DEVNULL)
+                   timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warnings: in the log
     data = json.loads(stat.read_text())
     design = data.get("design") or next(iter(data["modules"].values()))
     return design["num_cells_by_type"], time.time() - t0
@@ -101,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         res = count(cells)
         cps = params["engine_cycles"]["step"] + 3
         mults = params["useful_multiplies_per_sample"]
-        entry = {"lanes": lanes, "flow": "abc -fast LUT mapping" if args.fast else "synth_xilinx", **res, "cycles_per_sample": cps, "useful_multiplies_per_sample": mults,
+        entry = {"lanes": lanes, "flow": "abc -fast LUT mapping" if args.fast else "synth_xilinx", **res,
+                 "cycles_per_sample": cps, "useful_multiplies_per_sample": mults,
                  "dsp_efficiency": mults / (res["DSP48E2"] * cps) if res["DSP48E2"] else None,
                  "yosys_s": secs, "cells_by_type": cells}
         report["settings"].append(entry)
         print(f"resources LANES={lanes}: {res['LUT']} LUT, {res['FF']} FF, {res['DSP48E2']} DSP48E2, "
               f"{res['RAMB36E2']}+{res['RAMB18E2']} BRAM36/18, {res['LUTRAM']} LUTRAM; {cps} cycles/sample; "
-              f"DSP efficiency {entry['dsp_efficiency']}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+              f"DSP efficiency {entry['dsp_efficiency']:.3f}")
+    write_json(args.out, report)
     print(f"resources -> {args.out}")
     return 0
 

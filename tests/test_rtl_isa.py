@@ -11,7 +11,7 @@ from model_zoo import PUBLISHED, SMALL, random_tensors
 from venom_fpga.checkpoint import load_checkpoint
 from venom_fpga.fixed_model import FixedModel
 from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat
-from venom_fpga.rtl_isa import IsaSim, compile_model, quant
+from venom_fpga.rtl_isa import WRITE_LATENCY, IsaSim, compile_model, quant, schedule
 
 SHIPPED = "weights/venom_synth_ptsi.safetensors"
 
@@ -25,9 +25,9 @@ def _windows(fm: FixedModel, n: int, length: int, amp: float, seed: int) -> np.n
     return fm.quantize_input(iq)
 
 
-@pytest.mark.parametrize("dims,seed,lanes", [(SMALL, 1, 1), (SMALL, 2, 3), (SMALL, 3, 8), (PUBLISHED, 4, 4),
-                                             (PUBLISHED, 5, 5)], ids=["small-l1", "small-l3", "small-l8",
-                                                                      "published-l4", "published-l5"])
+@pytest.mark.parametrize("dims,seed,lanes", [(SMALL, 1, 2), (SMALL, 2, 4), (SMALL, 3, 8), (PUBLISHED, 4, 4),
+                                             (PUBLISHED, 5, 16)], ids=["small-l2", "small-l4", "small-l8",
+                                                                       "published-l4", "published-l16"])
 def test_isa_matches_fixed_model_random(dims, seed, lanes):
     fm = FixedModel((dims, random_tensors(dims, seed)))
     codes = _windows(fm, 6, 10, 3.0, seed)
@@ -49,6 +49,55 @@ def test_isa_matches_fixed_model_shipped(lanes):
     # folding: LANES=4 sustains one MKIDGen3 channel (<= 1,024 cycles per sample incl. the AXI shell's 3 cycles)
     cycles = IsaSim(prog).step_cycles() + 3
     assert cycles <= {4: 1024, 8: 600}[lanes]
+
+
+@pytest.mark.parametrize("lanes", [0, 1, 3, 6])
+def test_lanes_must_be_a_power_of_two(lanes):
+    fm = FixedModel((SMALL, random_tensors(SMALL, 1)))
+    with pytest.raises(ValueError, match="power of two"):
+        compile_model(fm, lanes)
+
+
+@pytest.mark.parametrize("lanes", [2, 4, 8])
+def test_schedule_waits_are_needed_and_enough(lanes):
+    """The compiler's stall cycles are the least that avoid every read-after-write hazard of the pipelined
+    write-back: the scheduled program passes the check, and one cycle less on any stalled instruction fails it."""
+    fm = FixedModel(load_checkpoint(SHIPPED))
+    prog = compile_model(fm, lanes)
+    schedule(prog.instrs, prog.entry, lanes, assign=False)
+    stalled = [it for it in prog.instrs if it.wait]
+    assert stalled, "a pipelined engine with no hazard at all is implausible"
+    for it in stalled:
+        it.wait -= 1
+        with pytest.raises(ValueError, match="before it is written"):
+            schedule(prog.instrs, prog.entry, lanes, assign=False)
+        it.wait += 1
+
+
+def test_schedule_rejects_a_hazard_inside_one_instruction():
+    """An instruction reading, in a later group, what its own earlier group writes cannot be stalled: error."""
+    from venom_fpga.rtl_isa import Instr, Seg
+
+    # dest[j] = src[j] with dest = src + 4: at lanes=4, group 1 reads words 4..7 one cycle after group 0 wrote them
+    assert WRITE_LATENCY > 1
+    ins = [Instr("chain", "mac", 1, 8, (4, 0, 1), [Seg(k=1, a=(0, 0, 1, 0), b_w=True, w=lambda *a: 1)])]
+    entry = {"init": 0, "step": 1, "finish": 1, "end": 1}
+    with pytest.raises(ValueError, match="own write-back"):
+        schedule(ins, entry, 4)
+    ins[0].dest = (8, 0, 1)  # disjoint: no hazard
+    schedule(ins, entry, 4)
+
+
+def test_destinations_must_be_consecutive_and_in_their_lanes_bank():
+    """Lane l writes bank l at its group's row: a destination with stride LANES + 1 (elements still in bank
+    j2 mod LANES) or a misaligned base is rejected, not silently written elsewhere."""
+    from venom_fpga.rtl_isa import Instr, Seg, _check_banks
+
+    seg = [Seg(k=1, a_one=True, b_w=True, w=lambda *a: 1)]
+    _check_banks([Instr("ok", "mac", 2, 6, (8, 8, 1), seg)], 4)
+    for dest in ((8, 0, 5), (9, 0, 1), (8, 6, 1)):
+        with pytest.raises(ValueError):
+            _check_banks([Instr("bad", "mac", 2, 6, dest, seg)], 4)
 
 
 def test_quant_matches_qformat():

@@ -41,10 +41,25 @@ def string_param(value: str) -> str:
     return f'"{value}"'
 
 
+def _drop_public_flat_rw(runner) -> None:
+    """Remove --public-flat-rw from the Verilator runner's verilator command (cocotb 1.9 always passes it)."""
+    build_command = runner._build_command
+
+    def without():
+        return [[a for a in cmd if a != "--public-flat-rw"] for cmd in build_command()]
+
+    runner._build_command = without
+
+
 def run_cocotb(toplevel: str, test_module: str, sources: list[str], build_id: str, sim: str | None = None,
                parameters: dict | None = None, extra_env: dict | None = None, test_dir: str | None = None,
-               timescale=("1ns", "1ps"), waves: bool = False) -> Path:
-    """Build ``sources`` (Verilog files or .f lists) with ``toplevel`` and run the cocotb ``test_module``."""
+               timescale=("1ns", "1ps"), waves: bool = False, hdl_delays: bool = False,
+               all_public: bool = True) -> Path:
+    """Build ``sources`` (Verilog files or .f lists) with ``toplevel`` and run the cocotb ``test_module``.
+    ``hdl_delays``: the sources time themselves (``#`` delays, e.g. a clock generated in HDL): Verilator --timing.
+    ``all_public=False``: Verilator without the runner's --public-flat-rw, which makes every signal visible to cocotb
+    and the model ~40x slower (venom_top: 0.24M instead of 10M cycles/s); only signals marked
+    ``/*verilator public_flat_rw*/`` (or ``_rd``) are then visible."""
     sim = sim or os.environ.get("SIM", "icarus")
     srcs: list[str] = []
     for s in sources:
@@ -52,9 +67,11 @@ def run_cocotb(toplevel: str, test_module: str, sources: list[str], build_id: st
     build_dir = SIM_BUILD / sanitise(f"{build_id}-{sim}")
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
+    if sim == "verilator" and not all_public:
+        _drop_public_flat_rw(runner)
     build_args = []
     if sim == "verilator":
-        build_args = ["-Wno-fatal"]
+        build_args = ["-Wno-fatal"] + (["--timing"] if hdl_delays else [])
     runner.build(verilog_sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, parameters=parameters or {},
                  build_args=build_args, always=False, timescale=timescale, waves=waves)
     env = dict(extra_env or {})

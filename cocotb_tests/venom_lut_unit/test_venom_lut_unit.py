@@ -1,6 +1,8 @@
 """venom_lut_unit against lut.Lut.evaluate: every table of a generated model, random and edge input codes; the
 unit's exact value and right shift are rounded here with the table's output format (venom_quant is tested alone).
-VENOM_LUT_CASES: an .npz written by tests/test_rtl_cocotb.py (fields per case + expected output code)."""
+The cases stream back to back, one per clock with changing tables, and each result must appear exactly LATENCY
+cycles later (the engine relies on it). VENOM_LUT_CASES: an .npz written by the pytest wrapper (fields per case +
+expected output code)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, Timer
+from cocotb.triggers import FallingEdge
 
 from common.axis import sext
 
 from venom_fpga.rtl_isa import quant
 
 FIELDS = ("kind", "tbase", "lo", "hi", "s", "f_in", "nmax", "sh_relu", "sh_v", "rshift")
+LATENCY = 4  # cycles from x to val (rtl/venom_lut_unit.v, stage 2 -> 6 of rtl/venom_engine.v)
 
 
 @cocotb.test()
@@ -27,22 +30,22 @@ async def run(dut):
         clk = Clock(dut.clk, 2, unit="ns")
     cocotb.start_soon(clk.start())
     dw, acc_w = len(dut.x), len(dut.val)
+    n_cases = len(c["x"])
     bad = []
-    for n in range(len(c["x"])):
-        dut.x.value = int(c["x"][n]) & ((1 << dw) - 1)
+    # inputs change and outputs are read at falling edges (stable values): case n enters before rising edge n
+    for n in range(n_cases + LATENCY):
+        await FallingEdge(dut.clk)
+        m = n - LATENCY
+        if m >= 0:
+            val = sext(int(dut.val.value), acc_w)
+            rs = int(dut.rshift_out.value)
+            got = quant(val, rs, int(c["width"][m]), bool(c["signed"][m]), str(c["rnd"][m]), str(c["ovf"][m]))
+            if got != int(c["expected"][m]):
+                bad.append((m, str(c["name"][m]), int(c["x"][m]), int(c["expected"][m]), got))
+        k = min(n, n_cases - 1)
+        dut.x.value = int(c["x"][k]) & ((1 << dw) - 1)
         for f in FIELDS:
-            v = int(c[f][n])
-            getattr(dut, f).value = v & ((1 << len(getattr(dut, f))) - 1)
-        dut.rd_en.value = 1
-        await Timer(1, "ns")
-        await RisingEdge(dut.clk)
-        dut.rd_en.value = 0
-        await Timer(1, "ns")
-        val = sext(int(dut.val.value), acc_w)
-        rs = int(dut.rshift_out.value)
-        got = quant(val, rs, int(c["width"][n]), bool(c["signed"][n]), str(c["rnd"][n]), str(c["ovf"][n]))
-        if got != int(c["expected"][n]):
-            bad.append((n, str(c["name"][n]), int(c["x"][n]), int(c["expected"][n]), got))
+            getattr(dut, f).value = int(c[f][k]) & ((1 << len(getattr(dut, f))) - 1)
     if bad:
         n, name, x, e, g = bad[0]
         raise AssertionError(f"{len(bad)}/{len(c['x'])} mismatches; first: case {n} table {name} x={x:#x}: "

@@ -24,7 +24,7 @@ from . import lut as lutmod
 from .files import atomic_path
 from .fixed_model import FixedModel
 from .qformat import OVERFLOW_MODES, ROUNDING_MODES
-from .rtl_isa import LUT_KINDS, OPS, WB_MODES, Instr, IsaSim, Program, compile_model, lut_fields
+from .rtl_isa import LUT_KINDS, OPS, WB_MODES, WRITE_LATENCY, Instr, IsaSim, Program, compile_model, lut_fields
 
 RTL_DIR = Path(__file__).resolve().parents[2] / "rtl"
 CORE_FILES = ("venom_quant.v", "venom_normalize.v", "venom_rom.v", "venom_lut_unit.v", "venom_engine.v",
@@ -50,6 +50,7 @@ class RtlParams:
     TW: int
     IN_ADDR: int
     OUT_ADDR: int
+    OUT_ADDR_LV: int
     ENTRY_INIT: int
     ENTRY_STEP: int
     ENTRY_FINISH: int
@@ -58,6 +59,7 @@ class RtlParams:
     MUL_A_W: int = 32
     MUL_B_W: int = 32
     LUT_R_W: int = 16
+    PIPE_LAT: int = WRITE_LATENCY
 
     @property
     def ADDR_W(self) -> int:  # noqa: N802
@@ -76,12 +78,13 @@ def field_layout(p: RtlParams) -> list[tuple[str, int]]:
     """(name, width) LSB first: the instruction word of rtl/venom_engine.v (keep the two in sync)."""
     aw = p.ADDR_W
     seg = [("k", p.CNT_W), ("a_one", 1), ("a_base", aw), ("a_s1", aw), ("a_s2", aw), ("a_s2l", aw), ("a_sk", aw),
-           ("b_w", 1), ("b_base", aw), ("b_s1", aw), ("b_s2", aw), ("b_s2l", aw), ("b_sk", aw), ("shift", p.SH_W)]
-    out = [("op", 1), ("wb", 3), ("last", 1), ("nseg", 2), ("n1", p.CNT_W), ("n2", p.CNT_W), ("n2g", p.CNT_W),
+           ("b_w", 1), ("b_base", aw), ("b_s1", aw), ("b_s2", aw), ("b_s2l", aw), ("b_sk", aw), ("shift", p.SH_W),
+           ("vf", 1)]
+    out = [("op", 1), ("wb", 3), ("last", 1), ("nseg", 2), ("wait", 4), ("n1", p.CNT_W), ("n2", p.CNT_W),
+           ("n2g", p.CNT_W),
            ("d_base", aw), ("d_s1", aw), ("d_s2", aw), ("d_s2l", aw)]
     out += [(f"s0_{n}", w) for n, w in seg] + [(f"s1_{n}", w) for n, w in seg]
-    out += [("width", 7), ("signed", 1), ("rnd", 3), ("ovf", 2), ("rshift", p.SH_W),
-            ("vf_en", 1), ("vf_base", aw), ("vf_s1", aw), ("vf_s2", aw), ("vf_s2l", aw), ("wbase", p.WA_W),
+    out += [("width", 7), ("signed", 1), ("rnd", 3), ("ovf", 2), ("rshift", p.SH_W), ("wbase", p.WA_W),
             ("l_kind", 2), ("l_tbase", p.TA_W), ("l_lo", p.DW), ("l_hi", p.DW), ("l_s", 6), ("l_fin", 7),
             ("l_nmax", 7), ("l_shrelu", 7), ("l_shv", 7),
             ("n_mf", 7), ("n_even", 1), ("n_halve", 1), ("n_off", 8), ("n_lo", 8), ("n_hi", 8), ("n_add", 8)]
@@ -91,7 +94,7 @@ def field_layout(p: RtlParams) -> list[tuple[str, int]]:
 def instr_fields(it: Instr, last: bool, p: RtlParams) -> dict[str, int]:
     lanes = p.LANES
     f: dict[str, int] = {"op": OPS.index(it.op), "wb": WB_MODES.index(it.wb), "last": int(last),
-                         "nseg": len(it.segs) if it.op == "mac" else 1, "n1": it.n1, "n2": it.n2,
+                         "nseg": len(it.segs) if it.op == "mac" else 1, "wait": it.wait, "n1": it.n1, "n2": it.n2,
                          "n2g": -(-it.n2 // lanes), "d_base": it.dest[0], "d_s1": it.dest[1], "d_s2": it.dest[2],
                          "d_s2l": lanes * it.dest[2]}
     for si, sg in enumerate(it.segs):
@@ -99,11 +102,9 @@ def instr_fields(it: Instr, last: bool, p: RtlParams) -> dict[str, int]:
         f.update({q + "k": sg.k, q + "a_one": int(sg.a_one), q + "a_base": sg.a[0], q + "a_s1": sg.a[1],
                   q + "a_s2": sg.a[2], q + "a_s2l": lanes * sg.a[2], q + "a_sk": sg.a[3], q + "b_w": int(sg.b_w),
                   q + "b_base": sg.b[0], q + "b_s1": sg.b[1], q + "b_s2": sg.b[2], q + "b_s2l": lanes * sg.b[2],
-                  q + "b_sk": sg.b[3], q + "shift": sg.shift})
+                  q + "b_sk": sg.b[3], q + "shift": sg.shift, q + "vf": int(sg.vf)})
     f.update({"width": it.width, "signed": int(it.signed), "rnd": ROUNDING_MODES.index(it.rnd),
               "ovf": OVERFLOW_MODES.index(it.ovf), "rshift": it.rshift, "wbase": it.wbase})
-    if it.vf:
-        f.update({"vf_en": 1, "vf_base": it.vf[0], "vf_s1": it.vf[1], "vf_s2": it.vf[2], "vf_s2l": lanes * it.vf[2]})
     if it.op == "lut":
         lf = lut_fields(it.lut)
         f.update({"l_kind": lf["kind"], "l_tbase": it.lut_base, "l_lo": lf["lo"], "l_hi": lf["hi"], "l_s": lf["s"],
@@ -142,6 +143,7 @@ def derive_params(prog: Program) -> RtlParams:
         LANES=lanes, DW=prog.dw, ACC_W=64, SH_W=7, DMEM_DEPTH=prog.dmem_depth, CNT_W=int(cnt).bit_length() + 1,
         IROM_DEPTH=len(prog.instrs), WROM_DEPTH=max(len(prog.wbanks[0]), 1), WW=prog.ww,
         LUT_DEPTH=len(prog.lut_rom), TW=tw, IN_ADDR=prog.in_addr, OUT_ADDR=prog.out_addr[0],
+        OUT_ADDR_LV=prog.out_addr[1],
         ENTRY_INIT=prog.entry["init"], ENTRY_STEP=prog.entry["step"], ENTRY_FINISH=prog.entry["finish"],
         IN_W=16, OUT_LANE_W=32, MUL_A_W=prog.mul_a_w, MUL_B_W=prog.mul_b_w,
         LUT_R_W=prog.lut_r_w)
@@ -151,20 +153,11 @@ def _hex(v: int, w: int) -> str:
     return format(v & ((1 << w) - 1), f"0{(w + 3) // 4}x")
 
 
-def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str | None = None) -> dict:
-    """Write the generated RTL of ``fm`` at ``lanes`` lanes into ``out``; returns params.json's content."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    prog = compile_model(fm, lanes)
-    p = derive_params(prog)
-    if fm.fmt["input"].width > p.IN_W:
-        raise ValueError(f"input format {fm.fmt['input']} wider than {p.IN_W} bits")
-    for f_ in prog.out_fmt:
-        if f_.width > p.OUT_LANE_W:
-            raise ValueError(f"output format {f_} wider than {p.OUT_LANE_W} bits")
+def write_memories(prog: Program, p: RtlParams, out: Path, header: str, lasts: set[int]) -> int:
+    """irom.mem (LAST set on the instructions in ``lasts``), wrom.mem and lut.mem of ``prog`` in ``out``, each
+    starting with ``header``; returns the instruction width."""
+    lanes = p.LANES
     iw = sum(w for _, w in field_layout(p))
-    lasts = {prog.entry["step"] - 1, prog.entry["finish"] - 1, prog.entry["end"] - 1}
-    # instruction ROM (one line per instruction, commented with its name)
     lines = ["// " + header, f"// instruction ROM: {len(prog.instrs)} x {iw} bits (layout: rtl_export.field_layout)"]
     for i, it in enumerate(prog.instrs):
         lines.append(f"{_hex(pack(instr_fields(it, i in lasts, p), p), iw)} // {i}: {it.name}")
@@ -181,17 +174,35 @@ def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str |
         lines.append(_hex(0, lanes * p.WW))
     with atomic_path(out / "wrom.mem") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    # LUT ROM: the lut.py tables (also written one file each by lut.write_mem) at their base addresses
-    lut_dir = out / "luts"
-    lut_dir.mkdir(exist_ok=True)
+    # LUT ROM: the lut.py tables at their base addresses
     lines = ["// " + header, f"// LUT ROM: {p.LUT_DEPTH} x {p.TW} bits (two's complement), tables at @base"]
     for tname, base, lut in prog.lut_list:
-        lutmod.write_mem(lut, lut_dir / f"{tname.replace('.', '_')}.mem", header)
         lines.append(f"// {tname} (table sha256 {lutmod.table_hash(lut)}): {lut.index_rule()}")
         lines.append(f"@{base:x}")
         lines += [_hex(int(c), p.TW) for c in lut.codes]
     with atomic_path(out / "lut.mem") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+    return iw
+
+
+def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str | None = None) -> dict:
+    """Write the generated RTL of ``fm`` at ``lanes`` lanes into ``out``; returns params.json's content."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prog = compile_model(fm, lanes)
+    p = derive_params(prog)
+    if fm.fmt["input"].width > p.IN_W:
+        raise ValueError(f"input format {fm.fmt['input']} wider than {p.IN_W} bits")
+    for f_ in prog.out_fmt:
+        if f_.width > p.OUT_LANE_W:
+            raise ValueError(f"output format {f_} wider than {p.OUT_LANE_W} bits")
+    lasts = {prog.entry["step"] - 1, prog.entry["finish"] - 1, prog.entry["end"] - 1}
+    iw = write_memories(prog, p, out, header, lasts)
+    # one file per table (the same words as lut.mem, via lut.write_mem)
+    lut_dir = out / "luts"
+    lut_dir.mkdir(exist_ok=True)
+    for tname, _, lut in prog.lut_list:
+        lutmod.write_mem(lut, lut_dir / f"{tname.replace('.', '_')}.mem", header)
     # cycle budget from the instruction-level model
     sim = IsaSim(prog)
     step_cycles = sim.step_cycles()

@@ -56,6 +56,7 @@ class Seg:
     b: tuple[int, int, int, int] = (0, 0, 0, 0)
     w: Callable[[int, int, int], int] | None = None  # weight(i1, j2, k) when b_w
     shift: int = 0
+    vf: bool = False  # K=1, no product: B is the variable extra right shift of the write-back (last segment)
 
 
 @dataclass
@@ -72,11 +73,11 @@ class Instr:
     rnd: str = "AP_TRN"
     ovf: str = "AP_SAT"
     rshift: int = 0
-    vf: tuple[int, int, int] | None = None  # base, s1, s2 of the variable extra right shift
     lut: Lut | None = None
     lut_base: int = 0  # table base address in the LUT ROM
     norm: dict = field(default_factory=dict)  # mant_frac, even, halve, off, lo, hi, add
     wbase: int = 0  # set by the assembler
+    wait: int = 0  # stall cycles before the first term (set by schedule(): read-after-write hazards)
 
     def set_fmt(self, fmt: QFormat, frac: int) -> Instr:
         self.width, self.signed, self.rnd, self.ovf = fmt.width, fmt.signed, fmt.rounding, fmt.overflow
@@ -179,15 +180,23 @@ def normalize_int(v: int, mant_frac: int, even: bool) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------------------------ compiler
 class Alloc:
-    def __init__(self) -> None:
+    """Scratchpad allocation, every array starting in bank 0 (base a multiple of LANES): lane l writes only bank l,
+    so element j of a written vector must sit in bank j mod LANES."""
+
+    def __init__(self, lanes: int) -> None:
+        self.lanes = lanes
         self.top = 0
         self.map: dict[str, tuple[int, int]] = {}
 
     def __call__(self, name: str, n: int) -> int:
         base = self.top
         self.map[name] = (base, n)
-        self.top += n
+        self.top += self.pad(n)
         return base
+
+    def pad(self, n: int) -> int:
+        """n rounded up to whole rows of the banks."""
+        return -(-n // self.lanes) * self.lanes
 
 
 @dataclass
@@ -219,14 +228,14 @@ class Program:
 
 def compile_model(fm: FixedModel, lanes: int) -> Program:
     """FixedModel -> Program for ``lanes`` lanes. Mirrors FixedModel.step/finish operation by operation."""
-    if lanes < 1:
-        raise ValueError("lanes must be >= 1")
+    if lanes < 2 or lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two >= 2 (got {lanes}): the scratchpad has one bank per lane")
     d = fm.dims
     f = fm.fmt
     dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
     qw = fm.quantized_weights
     wf = lambda n: fm.precision.weights[n].frac_bits  # noqa: E731
-    A = Alloc()
+    A = Alloc(lanes)
     ins: list[Instr] = []
     # ---- tables: one ROM, families shared (same table object codes), base addresses
     lut_rom: list[int] = []
@@ -276,9 +285,14 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     ln_rs = A("ln_rsqrt", 1)
     xn = A("ln_xn", dm)
     ln_out = A("ln_out", dm)
+    di_p = A.pad(di)  # conv history row stride
+    # state-update arrays over (d, n): lanes over the longer axis, which is contiguous (writes land in bank j2 mod L)
+    tr = not (ns >= di or ns % lanes == 0 and di % lanes != 0)  # True: i1 = n, j2 = d
+    sd, sn = (1, di_p) if tr else (A.pad(ns), 1)  # address strides along d and along n
+    dn_size = ns * di_p if tr else di * A.pad(ns)
     lay = []
     for i in range(d.n_layers):
-        lay.append({"conv": A(f"L{i}.conv", dc * di), "h": A(f"L{i}.h", di * ns)})
+        lay.append({"conv": A(f"L{i}.conv", dc * di_p), "h": A(f"L{i}.h", dn_size)})
     z = A("z", di)
     xc = A("xc", di)
     xa = A("xa", di)
@@ -286,8 +300,8 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     bm = A("B", ns)
     cm = A("C", ns)
     dt = A("dt", di)
-    da = A("dA", di * ns)
-    abar = A("Abar", di * ns)
+    da = A("dA", dn_size)
+    abar = A("Abar", dn_size)
     dtx = A("dtx", di)
     y = A("y", di)
     zs = A("zs", di)
@@ -311,14 +325,15 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     g0 = A("gelu0", hh)
     m2 = A("mlp2", hh)
     g2 = A("gelu2", hh)
-    out = A("out", 2)
+    out = A("out", 1)
+    out_lv = A("out_log_var", 1)
 
     # ================= INIT: zero state, m = score min code
     entry = {"init": 0}
     for i in range(d.n_layers):
-        ins.append(wide(f"init.L{i}.conv", 1, dc * di, (lay[i]["conv"], 0, 1), []))
+        ins.append(wide(f"init.L{i}.conv", 1, dc * di_p, (lay[i]["conv"], 0, 1), []))
         ins[-1].width = f[f"layers.{i}.xi"].width
-        ins.append(wide(f"init.L{i}.h", 1, di * ns, (lay[i]["h"], 0, 1), []))
+        ins.append(wide(f"init.L{i}.h", 1, dn_size, (lay[i]["h"], 0, 1), []))
         ins[-1].width = f[f"layers.{i}.h"].width
     ins.append(wide("init.sm_l", 1, dm, (sm_l, 0, 1), []))
     ins[-1].width = f["head.sm_l"].width + 1
@@ -349,8 +364,9 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
         ins.append(wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, wb="norm_n"))
         ins[-1].norm = {"mant_frac": mf, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127, "add": min(base, 0)}
         lut_op(p + "ln_rsqrt", L["rsqrt"], ln_m, ln_rs, 1, 1, s2=0, d2=0)
-        ins.append(Instr(p + "ln_xn", "mac", 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0))],
-                         vf=(ln_e, 0, 0)).set_fmt(f[p + "ln_xn"], 0))
+        ins.append(Instr(p + "ln_xn", "mac", 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0)),
+                                                               Seg(vf=True, b=(ln_e, 0, 0, 0))]).set_fmt(
+                                                                   f[p + "ln_xn"], 0))
         ins[-1].rshift = max(base, 0)
         g, sg, _, fr = L["ln_affine"]
         g = g[:, 0]
@@ -362,7 +378,7 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
         # in_proj -> xi (into the newest conv slot) and z
         wi = qw[m + "in_proj.weight"]
         conv = lay[i]["conv"]
-        xi_slot = conv + (dc - 1) * di
+        xi_slot = conv + (dc - 1) * di_p
         ip = L["in_proj"]
         matvec(p + "xi", f[p + "xi"], ip.frac, wi, ln_out, xi_slot, rows=(0, di), shift=ip.shift)
         matvec(p + "z", f[p + "z"], ip.frac, wi, ln_out, z, rows=(di, di), shift=ip.shift)
@@ -370,12 +386,12 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
         wc = qw[m + "conv1d.weight"]
         bc = qw[m + "conv1d.bias"]
         ins.append(Instr(p + "xc", "mac", 1, di, (xc, 0, 1), [
-            Seg(k=dc, a=(conv, 0, 1, di), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=L["conv_shift"]),
+            Seg(k=dc, a=(conv, 0, 1, di_p), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=L["conv_shift"]),
             Seg(k=1, a_one=True, b_w=True, w=elem_w(bc), shift=L["conv_frac"] - wf(m + "conv1d.bias"))]).set_fmt(
                 f[p + "xc"], L["conv_frac"]))
-        if dc > 1:  # shift the history: slots 1.. -> 0..
-            ins.append(wide(p + "conv_shift", 1, (dc - 1) * di, (conv, 0, 1),
-                            [Seg(k=1, a=(conv + di, 0, 1, 0), b_w=True, w=const_w(1))]))
+        if dc > 1:  # shift the history: rows 1.. -> 0.. (each row is read before it is overwritten)
+            ins.append(wide(p + "conv_shift", dc - 1, di, (conv, di_p, 1),
+                            [Seg(k=1, a=(conv + di_p, di_p, 1, 0), b_w=True, w=const_w(1))]))
             ins[-1].width = f[p + "xi"].width
         lut_op(p + "xa", L["silu_xc"], xc, xa, 1, di)
         xp = L["x_proj"]
@@ -387,12 +403,9 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
         matvec(p + "dt_raw", f[p + "dt_raw"], dp.frac, qw[m + "dt_proj.weight"], xr, dt,
                b=qw[m + "dt_proj.bias"], b_shift=dp.frac - wf(m + "dt_proj.bias"), shift=dp.shift)
         lut_op(p + "dt", L["softplus"], dt, dt, 1, di)
-        # state update over (d, n): lanes over the longer axis
+        # state update over (d, n): lanes over the longer axis (tr, sd, sn above)
         a2 = L["A2"][:, :, 0]
-        if ns >= di or ns % lanes == 0 and di % lanes != 0:
-            n1, n2, tr = di, ns, False  # i1 = d, j2 = n
-        else:
-            n1, n2, tr = ns, di, True  # i1 = n, j2 = d
+        n1, n2 = (ns, di) if tr else (di, ns)
 
         def dn(s_d, s_n):  # strides (s1, s2) for an operand with address stride s_d along d, s_n along n
             return (s_n, s_d) if tr else (s_d, s_n)
@@ -400,17 +413,17 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
         def wdn(arr):
             return (lambda i1, j2, k: int(arr[j2, i1])) if tr else (lambda i1, j2, k: int(arr[i1, j2]))
 
-        ins.append(Instr(p + "dA", "mac", n1, n2, (da, *dn(ns, 1)), [
+        ins.append(Instr(p + "dA", "mac", n1, n2, (da, *dn(sd, sn)), [
             Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn(a2))]).set_fmt(f[p + "dA"], L["dA_frac"]))
-        lut_op(p + "Abar", L["exp2"], da, abar, n1, n2, *dn(ns, 1), *dn(ns, 1))
+        lut_op(p + "Abar", L["exp2"], da, abar, n1, n2, *dn(sd, sn), *dn(sd, sn))
         ins.append(Instr(p + "dtx", "mac", 1, di, (dtx, 0, 1), [
             Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))]).set_fmt(f[p + "dtx"], L["dtx_frac"]))
         h = lay[i]["h"]
-        ins.append(Instr(p + "h", "mac", n1, n2, (h, *dn(ns, 1)), [
-            Seg(k=1, a=(h, *dn(ns, 1), 0), b=(abar, *dn(ns, 1), 0), shift=L["h_sa"]),
+        ins.append(Instr(p + "h", "mac", n1, n2, (h, *dn(sd, sn)), [
+            Seg(k=1, a=(h, *dn(sd, sn), 0), b=(abar, *dn(sd, sn), 0), shift=L["h_sa"]),
             Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=L["h_sb"])]).set_fmt(f[p + "h"], L["h_frac"]))
         ins.append(Instr(p + "y", "mac", 1, di, (y, 0, 1), [
-            Seg(k=ns, a=(h, 0, ns, 1), b=(cm, 0, 0, 1), shift=L["y_sc"]),
+            Seg(k=ns, a=(h, 0, sd, sn), b=(cm, 0, 0, 1), shift=L["y_sc"]),
             Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=elem_w(L["D"][:, 0]), shift=L["y_sd"])]).set_fmt(f[p + "y"],
                                                                                                   L["y_frac"]))
         lut_op(p + "zs", L["silu_z"], z, zs, 1, di)
@@ -462,8 +475,9 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     ins[-1].norm = {"mant_frac": mr, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": fm.p_max,
                     "add": min(base, 0)}
     lut_op("head.sm_recip", fm.recip, rm, rcp, 1, dm)
-    ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0))],
-                     vf=(rn, 0, 1)).set_fmt(f["head.pooled"], 0))
+    ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0)),
+                                                                   Seg(vf=True, b=(rn, 0, 1, 0))]).set_fmt(
+                                                                       f["head.pooled"], 0))
     ins[-1].rshift = max(base, 0)
     for a_, b_, (w_, bias_), fmt_, dst, lut_, gdst in (
         (pooled, "head.mlp0", ("head.mlp.0.weight", "head.mlp.0.bias"), f["head.mlp0"], m0, fm.gelu0, g0),
@@ -476,38 +490,42 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     w4, b4 = qw["head.mlp.4.weight"], qw["head.mlp.4.bias"]
     matvec("mu", f["mu"], a4.frac, w4, g2, out, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"), shift=a4.shift,
            rows=(0, 1))
-    matvec("log_var", f["log_var"], a4.frac, w4, g2, out + 1, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"),
+    matvec("log_var", f["log_var"], a4.frac, w4, g2, out_lv, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"),
            shift=a4.shift, rows=(1, 1))
     entry["end"] = len(ins)
-    # ---- assemble the weight banks (the RTL iteration order)
-    banks: list[list[int]] = [[] for _ in range(lanes)]
-    for it in ins:
-        it.wbase = len(banks[0])
-        if it.op != "mac":
-            continue
-        for i1 in range(it.n1):
-            for i2 in range(-(-it.n2 // lanes)):
-                for sg in it.segs:
-                    if not sg.b_w:
-                        continue
-                    for k in range(sg.k):
-                        for lane in range(lanes):
-                            j2 = i2 * lanes + lane
-                            banks[lane].append(sg.w(i1, j2, k) if j2 < it.n2 else 0)
-        for it_seg in it.segs:
-            if it_seg.b_w and it_seg.w is None:
-                raise ValueError(f"{it.name}: weight operand without values")
+    banks = assemble_weights(ins, lanes)
     mul_a_w, mul_b_w = _operand_widths(ins, x_in, f["input"].width, lanes, banks)
     for it in ins:
         if it.width + (0 if it.signed else 1) > 32:
             raise ValueError(f"{it.name}: format of {it.width} bits does not fit a signed 32-bit scratchpad word")
         if it.rshift < 0:
             raise ValueError(f"{it.name}: negative right shift {it.rshift}")
-    prog = Program(ins, entry, lanes, max(A.top, 1), A.map, x_in, (out, out + 1), (f["mu"], f["log_var"]),
+    _check_banks(ins, lanes)
+    schedule(ins, entry, lanes)
+    prog = Program(ins, entry, lanes, max(A.top, 1), A.map, x_in, (out, out_lv), (f["mu"], f["log_var"]),
                    f["input"], banks, lut_rom, lut_list)
     prog.mul_a_w, prog.mul_b_w = mul_a_w, mul_b_w
     prog.lut_r_w = max([lut.shift for _, _, lut in lut_list] + [1])  # venom_lut_unit R_W
     return prog
+
+
+def assemble_weights(ins: list[Instr], lanes: int) -> list[list[int]]:
+    """The weight stream: per lane the B weights of every term in the engine's issue order; sets each instruction's
+    ``wbase`` (its first word; 0 for an instruction without weights, whose pointer is never used)."""
+    banks: list[list[int]] = [[] for _ in range(lanes)]
+    for it in ins:
+        wsegs = [sg for sg in it.segs if sg.b_w] if it.op == "mac" else []
+        it.wbase = len(banks[0]) if wsegs else 0
+        if any(sg.w is None for sg in wsegs):
+            raise ValueError(f"{it.name}: weight operand without values")
+        for i1 in range(it.n1):
+            for i2 in range(-(-it.n2 // lanes)):
+                for sg in wsegs:
+                    for k in range(sg.k):
+                        for lane in range(lanes):
+                            j2 = i2 * lanes + lane
+                            banks[lane].append(sg.w(i1, j2, k) if j2 < it.n2 else 0)
+    return banks
 
 
 def _written_bits(it: Instr) -> int:
@@ -541,6 +559,8 @@ def _operand_widths(ins: list[Instr], in_addr: int, in_w: int, lanes: int, banks
         if it.op != "mac":
             continue
         for sg in it.segs:
+            if sg.vf:
+                continue
             ba = 2 if sg.a_one else max(bits.get(a, 32) for a in _addresses(it, sg.a, sg.k))
             bb = ww if sg.b_w else max(bits.get(a, 32) for a in _addresses(it, sg.b, sg.k))
             if not sg.a_one and not sg.b_w and bb > ba:
@@ -551,14 +571,100 @@ def _operand_widths(ins: list[Instr], in_addr: int, in_w: int, lanes: int, banks
 
 
 # ------------------------------------------------------------------------------------------------ simulator
+# ------------------------------------------------------------------------------------------------ pipeline timing
+WRITE_LATENCY = 10  # rtl/venom_engine.v PIPE_LAT: a group whose last term issues at cycle t writes the scratchpad
+#                     at the end of cycle t + 10; a term issued at t' reads it (in cycle t' + 1) iff t' >= t + 10
+WAIT_MAX = 15  # the instruction's wait field (4 bits)
+PROGRAMS = (("init", "step"), ("step", "finish"), ("finish", "end"))
+
+
+def _addr(op: tuple[int, int, int, int], i1: int, j2: int, k: int) -> int:
+    return op[0] + i1 * op[1] + j2 * op[2] + k * op[3]
+
+
+def group_terms(it: Instr) -> list[tuple[Seg | None, int]]:
+    """(segment, k) of the terms of one group in issue order (one cycle each); None: the no-operand term of an
+    instruction without segments (it writes q(0))."""
+    if it.op == "lut":
+        return [(it.segs[0], 0)]
+    return [(sg, k) for sg in it.segs for k in range(sg.k)] or [(None, 0)]
+
+
+def term_reads(it: Instr, sg: Seg | None, i1: int, j2: int, k: int) -> list[int]:
+    """Scratchpad addresses one lane reads for one term."""
+    if sg is None:
+        return []
+    if it.op == "lut":
+        return [_addr(sg.a, i1, j2, 0)]
+    return ([] if sg.a_one or sg.vf else [_addr(sg.a, i1, j2, k)]) + ([] if sg.b_w else [_addr(sg.b, i1, j2, k)])
+
+
+def groups(it: Instr, lanes: int):
+    """(i1, i2, active j2 list) of every group of LANES elements, in issue order."""
+    for i1 in range(it.n1):
+        for i2 in range(-(-it.n2 // lanes)):
+            yield i1, i2, [j2 for j2 in range(i2 * lanes, min(i2 * lanes + lanes, it.n2))]
+
+
+def _check_banks(ins: list[Instr], lanes: int) -> None:
+    """Lane l writes only bank l, at the row of its group's first element: element j2 of every destination must sit
+    at an address = j2 (mod LANES), with consecutive elements at consecutive addresses."""
+    for it in ins:
+        if it.n2 > 1 and it.dest[2] != 1:
+            raise ValueError(f"{it.name}: destination element stride {it.dest[2]} (the engine writes stride 1)")
+        for i1, _, js in groups(it, lanes):
+            for j2 in js:
+                a = _addr((*it.dest, 0), i1, j2, 0)
+                if a % lanes != j2 % lanes:
+                    raise ValueError(f"{it.name}: element {j2} at address {a} is not in bank {j2 % lanes}")
+
+
+def schedule(ins: list[Instr], entry: dict[str, int], lanes: int, assign: bool = True) -> None:
+    """Set each instruction's ``wait`` (stall cycles after its fetch), the least that keeps every term from reading a
+    scratchpad word before the pipelined write-back of an earlier instruction has written it (each program starts
+    with the pipeline drained). With ``assign`` False, check the waits already set instead (ValueError on a hazard).
+    A read-after-write hazard inside one instruction cannot be waited away and is an error."""
+    for start, stop in PROGRAMS:
+        ready: dict[int, int] = {}  # address -> first issue cycle that reads the new value
+        t = 0
+        for it in ins[entry[start]:entry[stop]]:
+            timeline = []  # (offset, reads) per term, writes per group
+            off = 0
+            for i1, _, js in groups(it, lanes):
+                terms = group_terms(it)
+                for sg, k in terms:
+                    timeline.append((off, [a for j2 in js for a in term_reads(it, sg, i1, j2, k)], None))
+                    off += 1
+                timeline.append((off - 1, [], [_addr((*it.dest, 0), i1, j2, 0) for j2 in js]))
+            first = t + 1
+            wait = max([0] + [ready[a] - (first + o) for o, reads, _ in timeline for a in reads if a in ready])
+            if wait > WAIT_MAX:
+                raise ValueError(f"{it.name}: needs {wait} wait cycles (> {WAIT_MAX})")
+            if assign:
+                it.wait = wait
+            elif it.wait < wait:
+                raise ValueError(f"{it.name}: reads a word {wait - it.wait} cycle(s) before it is written")
+            wait = it.wait
+            own: dict[int, int] = {}
+            for o, reads, writes in timeline:
+                now = first + wait + o
+                for a in reads:
+                    if own.get(a, -1) > now:
+                        raise ValueError(f"{it.name}: reads address {a} before its own write-back wrote it")
+                for a in writes or []:
+                    own[a] = now + WRITE_LATENCY
+            ready.update(own)
+            t = first + wait + off
+
+
 class IsaSim:
-    """Runs a Program on one window at a time, lane by lane, exactly as the RTL engine (incl. DW-bit DMEM words)."""
+    """Runs a Program on one window at a time, lane by lane, as the RTL engine does (incl. DW-bit DMEM words), and
+    counts its cycles: per instruction 1 fetch + wait + one cycle per term; per program the pipeline drain."""
 
     def __init__(self, prog: Program):
         self.p = prog
         self.dmem = [0] * prog.dmem_depth
         self.cycles = 0
-        self.trace: dict[str, list[list[int]]] | None = None
 
     def _wr(self, addr: int, v: int) -> None:
         dw = self.p.dw
@@ -570,63 +676,63 @@ class IsaSim:
         p = self.p
         for it in p.instrs[p.entry[start]:p.entry[stop]]:
             self.exec(it)
+        self.cycles += WRITE_LATENCY  # drain: busy until the last write-back
+
+    def _operand(self, it: Instr, sg: Seg, which: str, lane: int, wptr: int, i1: int, j2: int, k: int) -> int:
+        p = self.p
+        if which == "a":
+            return 0 if sg.vf else 1 if sg.a_one else self.dmem[_addr(sg.a, i1, j2, k)]
+        return p.wbanks[lane][wptr] if sg.b_w else self.dmem[_addr(sg.b, i1, j2, k)]
 
     def exec(self, it: Instr) -> None:
-        p, mem, lanes = self.p, self.dmem, self.p.lanes
+        """One instruction. Writes are applied at the end of each group: schedule() guarantees that no later read
+        comes before the hardware's write-back, so this equals the pipelined engine."""
+        p, lanes = self.p, self.p.lanes
         wptr = it.wbase
-        outs = []
-        self.cycles += 1  # fetch
-        for i1 in range(it.n1):
-            for i2 in range(-(-it.n2 // lanes)):
-                accs = [0] * lanes
-                for sg in it.segs if it.op == "mac" else []:
-                    for k in range(sg.k):
-                        self.cycles += 1
-                        for lane in range(lanes):
-                            j2 = i2 * lanes + lane
-                            a = 1 if sg.a_one else mem[sg.a[0] + i1 * sg.a[1] + j2 * sg.a[2] + k * sg.a[3]] \
-                                if j2 < it.n2 else 0
-                            b = p.wbanks[lane][wptr] if sg.b_w else (
-                                mem[sg.b[0] + i1 * sg.b[1] + j2 * sg.b[2] + k * sg.b[3]] if j2 < it.n2 else 0)
-                            if not (-(1 << (p.mul_a_w - 1)) <= a < (1 << (p.mul_a_w - 1))
-                                    and -(1 << (p.mul_b_w - 1)) <= b < (1 << (p.mul_b_w - 1))):
-                                raise OverflowError(f"{it.name}: operand exceeds the multiplier ({a}, {b})")
-                            accs[lane] += (a * b) << sg.shift
-                        if sg.b_w:
-                            wptr += 1
-                self.cycles += 2 if it.op == "lut" else 1  # write-back (LUT: ROM read + write-back)
-                for lane in range(lanes):
-                    j2 = i2 * lanes + lane
-                    if j2 >= it.n2:
-                        continue
-                    rs = it.rshift
-                    if it.vf:
-                        rs += mem[it.vf[0] + i1 * it.vf[1] + j2 * it.vf[2]]
-                    acc = accs[lane]
-                    if it.op == "lut":
-                        sg = it.segs[0]
-                        x = mem[sg.a[0] + i1 * sg.a[1] + j2 * sg.a[2]]
-                        acc, rs = lut_exact(it.lut, x)
-                    if it.wb in ("quant", "abs"):
-                        if rs < 0:
-                            raise ValueError(f"{it.name}: negative shift")
-                        v = quant(abs(acc) if it.wb == "abs" else acc, rs, it.width, it.signed, it.rnd, it.ovf)
-                    elif it.wb == "flag":
-                        v = int(acc > 0)
+        terms = group_terms(it)
+        self.cycles += 1 + it.wait
+        for i1, _, js in groups(it, lanes):
+            self.cycles += len(terms)
+            accs = [0] * lanes
+            vf = [0] * lanes
+            if it.op == "mac":
+                for sg, k in terms:
+                    for lane, j2 in enumerate(js) if sg is not None else []:
+                        a = self._operand(it, sg, "a", lane, wptr, i1, j2, k)
+                        b = self._operand(it, sg, "b", lane, wptr, i1, j2, k)
+                        if sg.vf:
+                            vf[lane] = b
+                            continue
+                        if not (-(1 << (p.mul_a_w - 1)) <= a < (1 << (p.mul_a_w - 1))
+                                and -(1 << (p.mul_b_w - 1)) <= b < (1 << (p.mul_b_w - 1))):
+                            raise OverflowError(f"{it.name}: operand exceeds the multiplier ({a}, {b})")
+                        accs[lane] += (a * b) << sg.shift
+                    if sg is not None and sg.b_w:
+                        wptr += 1
+            outs = []
+            for lane, j2 in enumerate(js):
+                rs = it.rshift + vf[lane]
+                acc = accs[lane]
+                if it.op == "lut":
+                    acc, rs = lut_exact(it.lut, self.dmem[_addr(it.segs[0].a, i1, j2, 0)])
+                if it.wb in ("quant", "abs"):
+                    if rs < 0:
+                        raise ValueError(f"{it.name}: negative shift")
+                    v = quant(abs(acc) if it.wb == "abs" else acc, rs, it.width, it.signed, it.rnd, it.ovf)
+                elif it.wb == "flag":
+                    v = int(acc > 0)
+                else:
+                    nm = it.norm
+                    if acc < 1:
+                        raise ValueError(f"{it.name}: normalize of {acc}")
+                    mant, e = normalize_int(acc, nm["mant_frac"], bool(nm["even"]))
+                    if it.wb == "norm_m":
+                        v = mant
                     else:
-                        nm = it.norm
-                        if acc < 1:
-                            raise ValueError(f"{it.name}: normalize of {acc}")
-                        mant, e = normalize_int(acc, nm["mant_frac"], bool(nm["even"]))
-                        if it.wb == "norm_m":
-                            v = mant
-                        else:
-                            v = min(max((e >> nm["halve"]) + nm["off"], nm["lo"]), nm["hi"]) + nm["add"]
-                    outs.append((it.dest[0] + i1 * it.dest[1] + j2 * it.dest[2], v))
-                # writes land after the group (the RTL writes at the end of the group's last cycle)
-                for addr, v in outs:
-                    self._wr(addr, v)
-                outs = []
+                        v = min(max((e >> nm["halve"]) + nm["off"], nm["lo"]), nm["hi"]) + nm["add"]
+                outs.append((_addr((*it.dest, 0), i1, j2, 0), v))
+            for addr, v in outs:
+                self._wr(addr, v)
 
     def window(self, codes: np.ndarray) -> tuple[int, int]:
         """One window of input codes (L, 2) -> (mu, log_var) codes; runs INIT, STEP per sample, FINISH."""

@@ -73,14 +73,28 @@ def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = Non
     work.mkdir(exist_ok=True)
     np.savez(work / "vectors.npz", codes=codes, expected=np.asarray(expected, dtype=np.int64))
     t0 = time.time()
-    run_cocotb("venom_top", "test_venom_top", [str(gen / "venom_top.f")], f"top-{gen.name}", sim=sim,
-               parameters={"MEM_DIR": string_param(str(gen) + "/")}, test_dir="venom_top",
+    tb_dir = REPO / "cocotb_tests" / "venom_top"
+    hdl_clock = int(sc.get("driver", "fast") == "fast")  # cocotbext-axi: a cocotb Clock (see venom_top_tb.v)
+    run_cocotb("venom_top_tb", "test_venom_top", [str(tb_dir / "venom_top_tb.v"), str(gen / "venom_top.f")],
+               f"tb-{gen.name}" + ("" if hdl_clock else "-pyclk"), sim=sim, test_dir="venom_top", hdl_delays=True,
+               all_public=False,
+               parameters={"MEM_DIR": string_param(str(gen) + "/"), "HDL_CLOCK": hdl_clock},
                extra_env={"VENOM_VECTORS": str(work / "vectors.npz"), "VENOM_STATS": str(work / "stats.json"),
                           "VENOM_RESULTS": str(work / "outputs.npy"), "VENOM_SCENARIO": json.dumps(sc)})
     wall = time.time() - t0
     params = json.loads((gen / "params.json").read_text())
     return {"outputs": np.load(work / "outputs.npy"), "expected": np.asarray(expected),
             "stats": json.loads((work / "stats.json").read_text()), "wall_s": wall, "params": params}
+
+
+def max_energy_error_mev(ckpt, fm: FixedModel, iq: np.ndarray, mu_codes: np.ndarray) -> float:
+    """max |E_rtl - E_float| in meV over the windows ``iq`` (N, L, 2): E = mu energy_scale + energy_offset, with
+    ``mu_codes`` (N,) the RTL's mu codes and the float model run on ``iq`` (any window length)."""
+    from .predict import BACKENDS  # noqa: PLC0415 (predict imports this module for its rtl backend)
+
+    mu_float = BACKENDS["float"](ckpt, np.asarray(iq, dtype=np.float64))[:, 0]
+    mu_rtl = fm.fmt["mu"].to_float(np.asarray(mu_codes))
+    return float(np.max(np.abs(mu_rtl - mu_float)) * abs(float(ckpt.meta.energy_scale)) * 1e3)
 
 
 def rtl_backend(ckpt, iq: np.ndarray, progress: bool = False, precision=None, lanes: int | None = None,
