@@ -43,7 +43,7 @@ demo: setup export
 	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
 	    --plots $(BUILD)/reports --quiet
 	$(MAKE) --no-print-directory csim WEIGHTS=$(WEIGHTS)
-	$(MAKE) --no-print-directory cosim WEIGHTS=$(WEIGHTS) COSIM_WINDOWS=2
+	$(MAKE) --no-print-directory cosim WEIGHTS=$(WEIGHTS) COSIM_WINDOWS=10
 	@$(PYTHON) scripts/demo_summary.py $(BUILD)/reports
 
 export: setup
@@ -66,7 +66,7 @@ cosim: setup
 	    --windows $(COSIM_WINDOWS) --out $(BUILD)/reports/cosim.json
 
 resources: setup
-	$(PYTHON) scripts/rtl_resources.py --fast --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
+	$(PYTHON) scripts/rtl_resources.py --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
 
 vivado: setup
 	REPORT=$(BUILD)/reports/vivado.json PYTHON=$(PYTHON) scripts/run_vivado.sh \
