@@ -504,7 +504,8 @@ generate
         reg signed [MUL_A_W-1:0] opa;
         reg signed [MUL_B_W-1:0] opb;
         reg [SH_W-1:0] vf3;
-        always @(posedge clk) begin
+        // (MAC stages load only for a MAC term, write-back stages only for a group's value: idle logic stays still)
+        always @(posedge clk) if (pv[0] && !plut[0]) begin
             opa <= p2_zero ? {MUL_A_W{1'b0}} : (p2_aone ? {{(MUL_A_W-1){1'b0}}, 1'b1} : mem_a[MUL_A_W-1:0]);
             // both operands zero for a no-product term: a read of a never-written word stays out of the sum
             opb <= p2_zero ? {MUL_B_W{1'b0}} : (p2_bw ? wv_x[MUL_B_W-1:0] : mem_b[MUL_B_W-1:0]);
@@ -515,15 +516,17 @@ generate
         reg signed [MUL_A_W+MUL_B_W-1:0] prod4, prod5;
         reg [SH_W-1:0] vf4, vf5, vf6;
         always @(posedge clk) begin
-            prod4 <= opa * opb;
-            prod5 <= prod4;
-            {vf4, vf5, vf6} <= {vf3, vf4, vf5};
+            if (pv[1] && !plut[1]) begin
+                prod4 <= opa * opb;  // (not in a concatenation: that would size the product to one operand)
+                vf4 <= vf3;
+            end
+            if (pv[2] && !plut[2]) {prod5, vf5} <= {prod4, vf4};
         end
 
         // ---- 5: shift
         reg signed [ACC_W-1:0] term6;
         wire signed [ACC_W-1:0] prod_x = {{(ACC_W-MUL_A_W-MUL_B_W){prod5[MUL_A_W+MUL_B_W-1]}}, prod5};
-        always @(posedge clk) term6 <= prod_x <<< p5_shift;
+        always @(posedge clk) if (pv[3] && !plut[3]) {term6, vf6} <= {prod_x <<< p5_shift, vf5};
 
         // ---- 2..5: LUT unit (x = the A operand), result in stage 6
         wire signed [ACC_W-1:0] lut_val;
@@ -538,6 +541,7 @@ generate
             .INIT_FILE(LUT_FILE)
         ) lut_inst (
             .clk(clk),
+            .en(pv[0] && plut[0]),
             .x(mem_a),
             .kind(ir2[F_L_KIND +: 2]),
             .tbase(ir2[F_L_TBASE +: TA_W]),
@@ -559,10 +563,12 @@ generate
         reg signed [ACC_W-1:0] val7;
         reg [SH_W-1:0] vsh7, lsh7;
         always @(posedge clk) begin
-            if (pv[4]) acc <= sum;
-            val7 <= plut[4] ? lut_val : sum;
-            vsh7 <= pvf[4] ? vf6 : {SH_W{1'b0}};
-            lsh7 <= lut_rshift;
+            if (pv[4] && !plut[4]) acc <= sum;
+            if (pv[4] && plast[4]) begin
+                val7 <= plut[4] ? lut_val : sum;
+                vsh7 <= pvf[4] ? vf6 : {SH_W{1'b0}};
+                lsh7 <= lut_rshift;
+            end
         end
 
         // ---- 7: write-back value and shift; normalisation
@@ -588,12 +594,14 @@ generate
         reg [DW-1:0] mant8, expo8, mant9, expo9;
         reg flag8, flag9;
         always @(posedge clk) begin
-            q_in8 <= (!lut7 && wb7 == WB_ABS) ? abs7 : val7;
-            q_sh8 <= lut7 ? lsh7 : ir7[F_RSHIFT +: SH_W] + vsh7;
-            mant8 <= n_mant;
-            expo8 <= n_expo;
-            flag8 <= !val7[ACC_W-1] && (val7 != {ACC_W{1'b0}});
-            {mant9, expo9, flag9} <= {mant8, expo8, flag8};
+            if (p7_valid) begin
+                q_in8 <= (!lut7 && wb7 == WB_ABS) ? abs7 : val7;
+                q_sh8 <= lut7 ? lsh7 : ir7[F_RSHIFT +: SH_W] + vsh7;
+                mant8 <= n_mant;
+                expo8 <= n_expo;
+                flag8 <= !val7[ACC_W-1] && (val7 != {ACC_W{1'b0}});
+            end
+            if (p8_valid) {mant9, expo9, flag9} <= {mant8, expo8, flag8};
         end
 
         // ---- 8, 9: rounding | overflow (venom_quant, one register inside)
@@ -605,6 +613,7 @@ generate
             .REG(1)
         ) quant_inst (
             .clk(clk),
+            .en(p8_valid),
             .val(q_in8),
             .rshift(q_sh8),
             .width(ir8[F_WIDTH +: 7]),
@@ -614,7 +623,7 @@ generate
             .code(q_code9)
         );
         reg [DW-1:0] wd10;
-        always @(posedge clk) begin
+        always @(posedge clk) if (p9_valid) begin
             if (lut9) begin
                 wd10 <= q_code9;
             end else begin

@@ -32,6 +32,8 @@ module venom_lut_unit #(
     parameter INIT_FILE = ""
 ) (
     input  wire                    clk,
+    // an evaluation enters (each stage's registers load only for an evaluation)
+    input  wire                    en,
     input  wire signed [DW-1:0]    x,
     input  wire        [1:0]       kind,
     input  wire        [TA_W-1:0]  tbase,
@@ -95,7 +97,11 @@ reg [R_W-1:0] r2;
 reg signed [DW-1:0] xp2, xp3, xp4;
 reg [SH_W-1:0] rsh2, rsh3, rsh4;
 reg [6:0] shr2, shr3, shr4, shv2, shv3, shv4;
+reg en2, en3, en4;  // an evaluation is in stage 2, 3, 4
 always @(posedge clk) begin
+    {en2, en3, en4} <= {en, en2, en3};
+end
+always @(posedge clk) if (en) begin
     kind2 <= kind;
     s2 <= s;
     r2 <= r[R_W-1:0];
@@ -115,7 +121,7 @@ venom_rom #(
     .INIT_FILE(INIT_FILE)
 ) rom_inst (
     .clk(clk),
-    .en(1'b1),
+    .en(en),
     .addr_a(addr0),
     .addr_b(addr1),
     .q_a(t0_q),
@@ -127,7 +133,7 @@ wire signed [TW:0] dlt = {t1_q[TW-1], t1_q} - {t0_q[TW-1], t0_q};
 wire signed [R_W:0] r_n = {1'b0, r2};
 reg signed [TW+R_W+1:0] slope3;
 reg signed [ACC_W-1:0] t0s3;
-always @(posedge clk) begin
+always @(posedge clk) if (en2) begin
     slope3 <= dlt * r_n;
     t0s3 <= t0 <<< s2;
     {kind3, xp3, rsh3, shr3, shv3} <= {kind2, xp2, rsh2, shr2, shv2};
@@ -135,7 +141,7 @@ end
 
 // ---- stage 3: interpolated table value V
 reg signed [ACC_W-1:0] v4;
-always @(posedge clk) begin
+always @(posedge clk) if (en3) begin
     v4 <= t0s3 + {{(ACC_W-TW-R_W-2){slope3[TW+R_W+1]}}, slope3};
     {kind4, xp4, rsh4, shr4, shv4} <= {kind3, xp3, rsh3, shr3, shv3};
 end
@@ -143,7 +149,7 @@ end
 // ---- stage 4: kind-specific combination
 wire signed [ACC_W-1:0] relu = {{(ACC_W-DW){1'b0}}, xp4} <<< shr4;
 wire signed [ACC_W-1:0] vs = v4 <<< shv4;
-always @(posedge clk) begin
+always @(posedge clk) if (en4) begin
     rshift_out <= rsh4;
     case (kind4)
         K_UNIFORM, K_EXP2: val <= v4;

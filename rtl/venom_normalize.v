@@ -24,13 +24,16 @@ module venom_normalize #(
     output wire signed [DW-1:0]    expo
 );
 
-integer i;
+// msb: index of the leading one of val without its sign bit (0 for 0), by binary search (log2 ACC_W steps)
+localparam STEP0 = 1 << ($clog2(ACC_W) - 1);
+wire [ACC_W-1:0] mag = {1'b0, val[ACC_W-2:0]};
+integer step;
 reg [7:0] msb;
 
 always @* begin
     msb = 8'd0;
-    for (i = 0; i < ACC_W - 1; i = i + 1) begin
-        if (val[i]) msb = i[7:0];
+    for (step = STEP0; step >= 1; step = step / 2) begin
+        if ((mag >> (msb + step[7:0])) != {ACC_W{1'b0}}) msb = msb + step[7:0];
     end
 end
 

@@ -18,6 +18,8 @@ module venom_quant #(
     parameter REG = 0
 ) (
     input  wire                    clk,
+    // REG = 1: the register loads only when en is high
+    input  wire                    en,
     input  wire signed [ACC_W-1:0] val,
     input  wire        [SH_W-1:0]  rshift,
     // format width in bits (1..DW)
@@ -73,7 +75,7 @@ generate
         reg inc_r, is_signed_r;
         reg [6:0] width_r;
         reg [1:0] ovf_r;
-        always @(posedge clk) begin
+        always @(posedge clk) if (en) begin
             fl_r <= fl;
             inc_r <= inc;
             width_r <= width;
@@ -84,7 +86,7 @@ generate
     end else begin : g_comb
         assign {fl_s, inc_s, width_s, is_signed_s, ovf_s} = {fl, inc, width, is_signed, ovf};
         // verilator lint_off UNUSEDSIGNAL
-        wire unused_clk = clk;
+        wire unused_clk = clk | en;
         // verilator lint_on UNUSEDSIGNAL
     end
 endgenerate

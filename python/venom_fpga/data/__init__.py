@@ -1,0 +1,1 @@
+"""Synthetic MKID data, windowing of raw streams, and the optimal-filter baseline."""

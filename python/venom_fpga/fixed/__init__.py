@@ -1,0 +1,1 @@
+"""Fixed-point arithmetic: formats, integer tables, the precision config, the op plan and the golden model."""

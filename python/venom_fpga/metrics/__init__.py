@@ -1,0 +1,1 @@
+"""Resolving power, evaluation, fixed-point accuracy reports and plots."""

@@ -1,0 +1,1 @@
+"""Checkpoint I/O, metadata, model dimensions, the float golden model (torch) and training."""

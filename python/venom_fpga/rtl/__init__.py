@@ -1,0 +1,1 @@
+"""RTL generation, simulation driver and Yosys/Vivado reports."""
