@@ -52,13 +52,13 @@ export: setup
 csim: setup
 	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 5 --out $(BUILD)/csim/data --force --quiet
 	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/csim/data --out $(BUILD)/csim/iq.npy
-	$(PYTHON) -m venom_fpga.csim --weights $(WEIGHTS) --iq $(BUILD)/csim/iq.npy --report $(BUILD)/reports/csim.json
+	$(PYTHON) -m venom_fpga.hls.csim --weights $(WEIGHTS) --iq $(BUILD)/csim/iq.npy --report $(BUILD)/reports/csim.json
 
 hls: export
 	PYTHON=$(PYTHON) scripts/run_vitis_hls.sh $(HLS_PRJ)
 
 rtl: setup
-	for n in $(LANES); do $(PYTHON) -m venom_fpga.rtl_export --weights $(WEIGHTS) --lanes $$n \
+	for n in $(LANES); do $(PYTHON) -m venom_fpga.rtl.export --weights $(WEIGHTS) --lanes $$n \
 	    --out rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$$n; done
 
 cosim: setup

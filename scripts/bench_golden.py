@@ -13,10 +13,10 @@ import time
 import numpy as np
 import torch
 
-from venom_fpga.checkpoint import load_checkpoint
-from venom_fpga.fixed_model import FixedModel
-from venom_fpga.float_model import VenomModel
-from venom_fpga.precision import precision_for
+from venom_fpga.model.checkpoint import load_checkpoint
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.model.float_model import VenomModel
+from venom_fpga.fixed.precision import precision_for
 
 
 def rate(fn, n: int) -> float:

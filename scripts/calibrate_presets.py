@@ -15,8 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from venom_fpga import dataset, optimal_filter, synth
-from venom_fpga.resolving_power import mean_R, per_line
+from venom_fpga.data import dataset
+from venom_fpga.data import optimal_filter
+from venom_fpga.data import synth
+from venom_fpga.metrics.resolving_power import mean_R, per_line
 
 
 def _override(preset: synth.Preset, assignments: list[str]) -> synth.Preset:

@@ -25,10 +25,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-from venom_fpga.checkpoint import load_checkpoint  # noqa: E402
-from venom_fpga.fixed_model import FixedModel  # noqa: E402
-from venom_fpga.precision import probe_windows  # noqa: E402
-from venom_fpga.rtl_sim import max_energy_error_mev, run_rtl  # noqa: E402
+from venom_fpga.model.checkpoint import load_checkpoint  # noqa: E402
+from venom_fpga.fixed.model import FixedModel  # noqa: E402
+from venom_fpga.fixed.precision import probe_windows  # noqa: E402
+from venom_fpga.rtl.sim import max_energy_error_mev, run_rtl  # noqa: E402
 
 CLOCK_HZ = 512e6
 

@@ -22,11 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-from venom_fpga.checkpoint import load_checkpoint  # noqa: E402
+from venom_fpga.model.checkpoint import load_checkpoint  # noqa: E402
 from venom_fpga.files import write_json  # noqa: E402
-from venom_fpga.fixed_model import FixedModel  # noqa: E402
-from venom_fpga.lut import generated_header  # noqa: E402
-from venom_fpga.rtl_export import export  # noqa: E402
+from venom_fpga.fixed.model import FixedModel  # noqa: E402
+from venom_fpga.files import generated_header  # noqa: E402
+from venom_fpga.rtl.export import export  # noqa: E402
 
 CAVEATS = [
     "Yosys 0.23 synth_xilinx -family xcup: estimates, not Vivado results",

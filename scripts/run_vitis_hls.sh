@@ -41,4 +41,4 @@ case ${csynth,,} in
 esac
 python=${PYTHON:-$repo/.venv/bin/python}
 [[ -x $python ]] || python=python3
-PYTHONPATH="$repo/python${PYTHONPATH:+:$PYTHONPATH}" "$python" -m venom_fpga.hls_report "$prj" --out "$out"
+PYTHONPATH="$repo/python${PYTHONPATH:+:$PYTHONPATH}" "$python" -m venom_fpga.hls.report "$prj" --out "$out"

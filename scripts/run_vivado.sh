@@ -8,7 +8,7 @@
 # For each one, `vivado -mode batch -source scripts/vivado_ooc.tcl` runs in build/vivado/<name>/, which then holds
 # vivado.log, venom_ooc.xdc, run_info.json, post_{synth,place,route}_{utilization,timing_summary}.rpt,
 # post_route_utilization_hier.rpt, post_route_route_status.rpt and post_{synth,route}.dcp. Afterwards
-# `python -m venom_fpga.vivado_report` reads those directories into REPORT (utilization, WNS/TNS/WHS, fmax estimate
+# `python -m venom_fpga.rtl.vivado_report` reads those directories into REPORT (utilization, WNS/TNS/WHS, fmax estimate
 # per LANES setting). Expect tens of minutes per top on a laptop.
 #
 # Environment: REPORT (default build/reports/vivado.json), VIVADO_PART (xczu48dr-ffvg1517-2-e), VIVADO_CLOCK_NS
@@ -68,4 +68,4 @@ done
 python=${PYTHON:-$repo/.venv/bin/python}
 [[ -x $python ]] || python=python3
 PYTHONPATH="$repo/python${PYTHONPATH:+:$PYTHONPATH}" \
-    "$python" -m venom_fpga.vivado_report "${out_dirs[@]}" --out "$report"
+    "$python" -m venom_fpga.rtl.vivado_report "${out_dirs[@]}" --out "$report"

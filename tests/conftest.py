@@ -7,9 +7,9 @@ import pytest
 from model_zoo import PUBLISHED, random_tensors
 from safetensors.numpy import save_file
 
-from venom_fpga.checkpoint import save_checkpoint
-from venom_fpga.dims import ModelDims
-from venom_fpga.meta import Metadata
+from venom_fpga.model.checkpoint import save_checkpoint
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.model.meta import Metadata
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from venom_fpga.dims import ModelDims
-from venom_fpga.float_model import VenomModel
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.model.float_model import VenomModel
 
 PUBLISHED = ModelDims.from_hyper(d_model=16, d_state=8, d_conv=4, n_layers=1, d_head_hidden=32)
 SMALL = ModelDims.from_hyper(d_model=8, d_state=4, d_conv=3, n_layers=2, d_head_hidden=16)

@@ -25,10 +25,10 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from venom_fpga.fixed_model import FixedModel
-from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES
-from venom_fpga.rtl_export import derive_params, write_memories
-from venom_fpga.rtl_isa import Instr, IsaSim, Program, Seg, _check_banks, _operand_widths, _written_bits, \
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
+from venom_fpga.rtl.export import derive_params, write_memories
+from venom_fpga.rtl.isa import Instr, IsaSim, Program, Seg, _check_banks, _operand_widths, _written_bits, \
     WRITE_LATENCY, assemble_weights, compile_model, lut_fields, schedule
 
 IN_W = 16  # input words (in_d0 / in_d1) are sign-extended 16-bit codes, as venom_core drives them

@@ -9,7 +9,7 @@ import pytest
 from model_zoo import SMALL
 
 from venom_fpga.cli import main
-from venom_fpga.meta import Metadata
+from venom_fpga.model.meta import Metadata
 
 
 def test_inspect_text_and_json(write_checkpoint, capsys):

@@ -15,7 +15,7 @@ from cocotb.triggers import FallingEdge
 
 from common.axis import sext
 
-from venom_fpga.rtl_isa import quant
+from venom_fpga.rtl.isa import quant
 
 FIELDS = ("kind", "tbase", "lo", "hi", "s", "f_in", "nmax", "sh_relu", "sh_v", "rshift")
 LATENCY = 4  # cycles from x to val (rtl/venom_lut_unit.v, stage 2 -> 6 of rtl/venom_engine.v)
@@ -43,6 +43,7 @@ async def run(dut):
             if got != int(c["expected"][m]):
                 bad.append((m, str(c["name"][m]), int(c["x"][m]), int(c["expected"][m]), got))
         k = min(n, n_cases - 1)
+        dut.en.value = 1
         dut.x.value = int(c["x"][k]) & ((1 << dw) - 1)
         for f in FIELDS:
             getattr(dut, f).value = int(c[f][k]) & ((1 << len(getattr(dut, f))) - 1)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from .files import atomic_path, write_json
+from venom_fpga.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from venom_fpga.files import atomic_path, write_json
 
 EXIT_USAGE = 2
 
@@ -92,7 +92,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from .predict import predict
+    from venom_fpga.predict import predict
 
     ckpt = _load(args)
     iq = _load_npy(args.iq, "I/Q")
@@ -117,7 +117,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_synth(args: argparse.Namespace) -> None:
     import shutil
 
-    from .synth import write_dataset
+    from venom_fpga.data.synth import write_dataset
 
     out = Path(args.out)
     if args.force and out.exists():
@@ -127,7 +127,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_windows(args: argparse.Namespace) -> None:
-    from .dataset import load_raw, make_windows_from_meta
+    from venom_fpga.data.dataset import load_raw, make_windows_from_meta
 
     ckpt = _load(args)
     windows = make_windows_from_meta(load_raw(args.data), ckpt.meta)
@@ -142,7 +142,7 @@ def cmd_windows(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .train import TrainConfig, train
+    from venom_fpga.model.train import TrainConfig, train
 
     fields = TrainConfig.__dataclass_fields__
     cfg = TrainConfig(**{k: getattr(args, k) for k in fields if getattr(args, k, None) is not None})
@@ -152,10 +152,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table
+    from venom_fpga.metrics.evaluate import evaluate, format_table
 
-    from .accuracy import summary_line
-    from .plots import plot_energy_histograms, plot_fixed_vs_float, plot_signal_ranges
+    from venom_fpga.metrics.accuracy import summary_line
+    from venom_fpga.metrics.plots import plot_energy_histograms, plot_fixed_vs_float, plot_signal_ranges
 
     ckpt = _load(args)
     report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet,
@@ -183,9 +183,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
-    from .accuracy import profile, saturating_signals
-    from .dataset import load_raw, make_windows_from_meta
-    from .precision import save_precision
+    from venom_fpga.metrics.accuracy import profile, saturating_signals
+    from venom_fpga.data.dataset import load_raw, make_windows_from_meta
+    from venom_fpga.fixed.precision import save_precision
 
     ckpt = _load(args)
     windows = make_windows_from_meta(load_raw(args.data), ckpt.meta)
@@ -197,7 +197,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export import DEFAULT_REUSE_FACTOR, export
+    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, export
 
     result = export(args.weights, precision=args.precision, out=args.out, name_map=args.name_map,
                     reuse_factor=args.reuse_factor if args.reuse_factor is not None else DEFAULT_REUSE_FACTOR)
@@ -208,7 +208,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .predict import BACKENDS
+    from venom_fpga.predict import BACKENDS
 
     parser = argparse.ArgumentParser(prog="venom-fpga", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--energies", help="also write the true energies (eV) to this .npy")
     p.set_defaults(func=cmd_windows)
 
-    from .train import TrainConfig
+    from venom_fpga.model.train import TrainConfig
 
     p = sub.add_parser("train", help="train a model on a VENOM-format data directory (CPU)")
     p.add_argument("--data", required=True, help="VENOM-format data directory")

@@ -11,14 +11,13 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from .checkpoint import Checkpoint
-from .fixed_model import BATCH as FIXED_BATCH
-from .fixed_model import FixedModel
-from .float_model import VenomModel, energy_from_output
-from .qformat import SaturationCounter
+from venom_fpga.model.checkpoint import Checkpoint
+from venom_fpga.fixed.model import BATCH as FIXED_BATCH
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.model.float_model import energy_from_output, run_windows
+from venom_fpga.fixed.qformat import SaturationCounter
 
 Backend = Callable[..., np.ndarray]
 BATCH = 256
@@ -26,14 +25,7 @@ BATCH = 256
 
 def _float_backend(recurrent: bool) -> Backend:
     def run(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False) -> np.ndarray:
-        model = VenomModel.from_tensors(ckpt.dims, ckpt.tensors)
-        out = np.empty((iq.shape[0], ckpt.dims.n_out))
-        with torch.no_grad():
-            for start in tqdm(range(0, iq.shape[0], BATCH), desc="windows", unit="batch", disable=not progress):
-                x = torch.as_tensor(iq[start : start + BATCH], dtype=torch.float64)
-                y = model.forward_recurrent(x) if recurrent else model(x)
-                out[start : start + BATCH] = y.numpy()
-        return out
+        return run_windows(ckpt.dims, ckpt.tensors, iq, recurrent=recurrent, progress=progress, batch=BATCH)
 
     return run
 
@@ -69,7 +61,7 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
     """The generated HLS C++ (``venom-fpga export``), compiled with g++ against the ap_types headers and run
     through its AXI4-Stream top (``export.csim_model``; exports and libraries cached under build/csim). Inputs are
     quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it reproduces bit for bit."""
-    from .export import csim_model
+    from venom_fpga.hls.export import csim_model
 
     model = _golden_model(ckpt, precision, "csim")
     sat = SaturationCounter()
@@ -86,7 +78,7 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
 def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
     """The generated Verilog under cocotb (Icarus or Verilator: SIM; lanes: VENOM_RTL_LANES). Verilator runs ~0.5M
     cycles/s (~0.2 s a window), Icarus ~5k (~25 s a window)."""
-    from .rtl_sim import rtl_backend
+    from venom_fpga.rtl.sim import rtl_backend
 
     return rtl_backend(ckpt, iq, progress=progress, precision=precision)
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy.signal import firwin
 
-from venom_fpga import dataset, synth
-from venom_fpga.meta import Metadata
-from venom_fpga.resolving_power import HC_EV_NM
+from venom_fpga.data import dataset
+from venom_fpga.data import synth
+from venom_fpga.model.meta import Metadata
+from venom_fpga.metrics.resolving_power import HC_EV_NM
 
 
 @pytest.fixture(scope="module")

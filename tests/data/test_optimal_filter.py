@@ -7,8 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from venom_fpga import dataset, optimal_filter, synth
-from venom_fpga.resolving_power import gaussian_resolving_power
+from venom_fpga.data import dataset
+from venom_fpga.data import optimal_filter
+from venom_fpga.data import synth
+from venom_fpga.metrics.resolving_power import gaussian_resolving_power
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from venom_fpga import dataset, optimal_filter, synth
-from venom_fpga.resolving_power import HC_EV_NM
+from venom_fpga.data import dataset
+from venom_fpga.data import optimal_filter
+from venom_fpga.data import synth
+from venom_fpga.metrics.resolving_power import HC_EV_NM
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +151,8 @@ def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_continuum_spans_the_preset_range(tmp_path):
-    from venom_fpga.dataset import load_raw
-    from venom_fpga.synth import CONTINUUM_MARGIN, continuum_wavelengths
+    from venom_fpga.data.dataset import load_raw
+    from venom_fpga.data.synth import CONTINUUM_MARGIN, continuum_wavelengths
 
     p = synth.PRESETS["ptsi"]
     wl = continuum_wavelengths(p, 12)

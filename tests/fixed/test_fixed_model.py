@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 from model_zoo import PUBLISHED, SMALL, random_tensors
-from test_lut import round_to, scalar_eval
+from fixed.test_lut import round_to, scalar_eval
 
-from venom_fpga.dims import ModelDims
-from venom_fpga.fixed_model import FixedModel
-from venom_fpga.float_model import LN_EPS, VenomModel
-from venom_fpga.precision import default_precision, float_signal_ranges
-from venom_fpga.qformat import QFormat
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.model.float_model import LN_EPS, VenomModel
+from venom_fpga.fixed.precision import default_precision, float_signal_ranges
+from venom_fpga.fixed.qformat import QFormat
 
 SHAPES = {"published": PUBLISHED, "small-2layer": SMALL}
 
@@ -341,7 +341,7 @@ def test_quantized_weights_and_output_float(model):
 
 
 def test_predict_fixed_backend(write_checkpoint):
-    from venom_fpga.checkpoint import load_checkpoint
+    from venom_fpga.model.checkpoint import load_checkpoint
     from venom_fpga.predict import predict
 
     ckpt = load_checkpoint(write_checkpoint(SMALL, name="s.safetensors"))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from model_zoo import PUBLISHED, SMALL, random_tensors
 
-from venom_fpga.checkpoint import load_checkpoint
-from venom_fpga.precision import (
+from venom_fpga.model.checkpoint import load_checkpoint
+from venom_fpga.fixed.precision import (
     DSP_OPERAND_BITS,
     PrecisionConfig,
     PrecisionError,
@@ -24,7 +24,7 @@ from venom_fpga.precision import (
     save_precision,
     signal_names,
 )
-from venom_fpga.qformat import QFormat
+from venom_fpga.fixed.qformat import QFormat
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from venom_fpga import qformat
-from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat, SaturationCounter
+from venom_fpga.fixed import qformat
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat, SaturationCounter
 
-PROBE_CPP = Path(__file__).parent / "cxx" / "ap_fixed_probe.cpp"
+PROBE_CPP = Path(__file__).parents[1] / "fixtures" / "cxx" / "ap_fixed_probe.cpp"
 
 # (width, int_bits, signed): the spread of target shapes.
 SHAPES = [
@@ -191,7 +191,7 @@ class Probe:
 
 @pytest.fixture(scope="session")
 def probe(request, tmp_path_factory) -> Probe:
-    from venom_fpga import cxx  # g++ and hls4ml's ap_types come with `make setup`: missing ones must fail
+    from venom_fpga.hls import cxx  # g++ and hls4ml's ap_types come with `make setup`: missing ones must fail
 
     cache = getattr(request.config, "cache", None)
     build = cache.mkdir("venom_cxx") if cache is not None else tmp_path_factory.mktemp("venom_cxx")
@@ -349,7 +349,7 @@ def test_bit_exact_against_ap_fixed(probe, rounding, overflow):
 
 
 def test_ap_int12_wraps(probe):
-    from venom_fpga.cxx import ap_types_include_dir
+    from venom_fpga.hls.cxx import ap_types_include_dir
 
     assert (ap_types_include_dir() / "ap_fixed.h").is_file()
     assert probe.lib.probe_ap_int12_increment(2047) == -2048
@@ -535,7 +535,7 @@ def test_speed_one_million_values():
 
 # ---------------------------------------------------------------------------------------------- C++ build helper
 def test_cxx_cache_rebuilds_on_header_change_and_reports_errors(tmp_path):
-    from venom_fpga import cxx
+    from venom_fpga.hls import cxx
 
     (tmp_path / "value.h").write_text("#define VALUE 1\n")
     src = tmp_path / "lib.cpp"
@@ -560,7 +560,7 @@ def test_cxx_cache_rebuilds_on_header_change_and_reports_errors(tmp_path):
 
 
 def test_cxx_missing_hls4ml_is_a_clear_error(monkeypatch):
-    from venom_fpga import cxx
+    from venom_fpga.hls import cxx
 
     monkeypatch.setitem(__import__("sys").modules, "hls4ml", None)  # makes `import hls4ml` raise ImportError
     with pytest.raises(RuntimeError, match="hls4ml package, which is not installed"):

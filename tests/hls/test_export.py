@@ -23,11 +23,12 @@ import pytest
 from model_zoo import PUBLISHED, SMALL, random_tensors
 from safetensors.numpy import save_file
 
-from venom_fpga import cxx
-from venom_fpga import export as ex
-from venom_fpga.checkpoint import load_checkpoint
-from venom_fpga.precision import PrecisionConfig, default_precision, probe_windows, save_precision, signal_names
-from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat
+from venom_fpga.hls import cxx
+from venom_fpga.hls import export as ex
+from venom_fpga.paths import REPO_ROOT
+from venom_fpga.model.checkpoint import load_checkpoint
+from venom_fpga.fixed.precision import PrecisionConfig, default_precision, probe_windows, save_precision, signal_names
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat
 
 WINDOW = 64  # length of the test windows (the golden file of each export has the checkpoint's own length)
 PUBLISHED_DIMS_LITERALS = {"16", "32", "8", "4"}  # d_model = d_inner, d_head_hidden, d_state, d_conv
@@ -179,9 +180,9 @@ def test_generated_files_say_so_and_exports_are_deterministic(built, tmp_path):
 
 def test_committed_project_of_the_shipped_weights_is_fresh(tmp_path):
     """hls/generated/ holds the export of the default weights; it must be what the exporter writes now."""
-    shipped = ex.REPO_ROOT / "weights" / "venom_synth_ptsi.safetensors"
+    shipped = REPO_ROOT / "weights" / "venom_synth_ptsi.safetensors"
     ex.export(shipped, out=tmp_path / "ptsi")
-    committed = ex.REPO_ROOT / "hls" / "generated" / "venom_synth_ptsi"
+    committed = REPO_ROOT / "hls" / "generated" / "venom_synth_ptsi"
     fresh = sorted(p.relative_to(tmp_path / "ptsi") for p in (tmp_path / "ptsi").rglob("*") if p.is_file())
     assert fresh == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
 
@@ -248,7 +249,7 @@ def test_csim_backend_matches_fixed_backend(built, monkeypatch):
 
 
 def test_make_csim_module_writes_report_and_exit_status(built, tmp_path, monkeypatch):
-    from venom_fpga import csim
+    from venom_fpga.hls import csim
 
     b = built["published"]
     monkeypatch.setenv("VENOM_FPGA_BUILD", str(Path(b.lib.path).parents[2]))

@@ -11,10 +11,10 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from venom_fpga.hls_report import SEARCH_PATTERNS, CsynthReportNotFound, parse_csynth, summary_line, write_hls_report
+from venom_fpga.hls.report import SEARCH_PATTERNS, CsynthReportNotFound, parse_csynth, summary_line, write_hls_report
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "tests" / "data" / "csynth_sample.xml"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "fixtures" / "csynth_sample.xml"
 TEMPLATE_DIR = ROOT / "hls" / "templates"
 RUN_SCRIPT = ROOT / "scripts" / "run_vitis_hls.sh"
 TCL_VARS = {

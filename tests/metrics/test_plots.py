@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from venom_fpga import plots
-from venom_fpga.resolving_power import FWHM_PER_SIGMA, HC_EV_NM
+from venom_fpga.metrics import plots
+from venom_fpga.metrics.resolving_power import FWHM_PER_SIGMA, HC_EV_NM
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

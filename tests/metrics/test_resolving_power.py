@@ -19,8 +19,8 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from venom_fpga import resolving_power as rp
-from venom_fpga.resolving_power import (
+from venom_fpga.metrics import resolving_power as rp
+from venom_fpga.metrics.resolving_power import (
     FWHM_PER_SIGMA,
     HC_EV_NM,
     adaptive_kde,

@@ -8,8 +8,8 @@ import torch
 from model_zoo import PUBLISHED, SMALL, random_tensors
 from safetensors.numpy import save_file
 
-from venom_fpga.checkpoint import CheckpointError, load_checkpoint
-from venom_fpga.meta import Metadata
+from venom_fpga.model.checkpoint import CheckpointError, load_checkpoint
+from venom_fpga.model.meta import Metadata
 
 
 def _save_raw(path, tensors, metadata=None):

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from model_zoo import PUBLISHED, SMALL, random_tensors
 
-from venom_fpga.dims import ModelDims
-from venom_fpga.float_model import VenomModel, associative_scan, energy_from_output
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.model.float_model import VenomModel, associative_scan, energy_from_output
 
 SHAPES = {
     "published": PUBLISHED,

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from venom_fpga.checkpoint import load_checkpoint
+from venom_fpga.model.checkpoint import load_checkpoint
 from venom_fpga.cli import main
-from venom_fpga.synth import write_dataset
-from venom_fpga.train import TrainConfig, lr_factor, train
+from venom_fpga.data.synth import write_dataset
+from venom_fpga.model.train import TrainConfig, lr_factor, train
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_evaluate_report(tiny_model, tiny_data, tmp_path, capsys):
 
 def test_profile_and_fixed_accuracy(tiny_model, tiny_data, tmp_path, capsys):
     """profile sizes a config on data; evaluate --precision adds the fixed model's accuracy report."""
-    from venom_fpga.precision import load_precision
+    from venom_fpga.fixed.precision import load_precision
 
     w, cfg_path = str(tiny_model.path), tmp_path / "tiny.precision.json"
     assert main(["profile", "--weights", w, "--data", str(tiny_data[0]), "--out", str(cfg_path)]) == 0

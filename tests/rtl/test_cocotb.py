@@ -14,17 +14,18 @@ import numpy as np
 import pytest
 from model_zoo import SMALL, random_tensors
 
-from venom_fpga import dataset, synth
-from venom_fpga.checkpoint import load_checkpoint
-from venom_fpga.fixed_model import FixedModel
-from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES
-from venom_fpga.rtl_isa import quant
+from venom_fpga.data import dataset
+from venom_fpga.data import synth
+from venom_fpga.model.checkpoint import load_checkpoint
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
+from venom_fpga.rtl.isa import quant
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "cocotb_tests"))
-from common.runner import SIM_BUILD, run_cocotb  # noqa: E402
+from venom_fpga.rtl.cocotb_runner import SIM_BUILD, run_cocotb  # noqa: E402
 
-from venom_fpga import rtl_sim  # noqa: E402
+from venom_fpga.rtl import sim as rtl_sim  # noqa: E402
 
 SIM = os.environ.get("SIM", "icarus")
 
@@ -141,7 +142,7 @@ def test_top_shipped_windows(shipped_windows, sim, lanes):
 
 def test_venom_lut_unit_module():
     """Every table use of a SMALL model through venom_lut_unit, against Lut.evaluate."""
-    from venom_fpga.rtl_isa import compile_model, lut_fields
+    from venom_fpga.rtl.isa import compile_model, lut_fields
 
     fm = _small_model(3)
     prog = compile_model(fm, 2)

@@ -15,16 +15,16 @@ import pytest
 import rtl_random_program as rp
 from model_zoo import SMALL, random_tensors
 
-from venom_fpga.checkpoint import load_checkpoint
-from venom_fpga.fixed_model import FixedModel
-from venom_fpga.lut import normalize, normalize_even
-from venom_fpga.qformat import OVERFLOW_MODES, ROUNDING_MODES
-from venom_fpga.rtl_export import CORE_FILES
-from venom_fpga.rtl_isa import Program, compile_model, normalize_int
+from venom_fpga.model.checkpoint import load_checkpoint
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.lut import normalize, normalize_even
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
+from venom_fpga.rtl.export import CORE_FILES
+from venom_fpga.rtl.isa import Program, compile_model, normalize_int
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "cocotb_tests"))
-from common.runner import SIM_BUILD, run_cocotb, string_param  # noqa: E402
+from venom_fpga.rtl.cocotb_runner import SIM_BUILD, run_cocotb, string_param  # noqa: E402
 
 SIMULATORS = ("icarus", "verilator")
 ACC_W = 64  # the engine's accumulator width (rtl_export builds venom_engine with ACC_W=64)

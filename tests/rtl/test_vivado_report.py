@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from venom_fpga.vivado_report import (
+from venom_fpga.rtl.vivado_report import (
     TIMING_REPORT,
     UTILIZATION_REPORT,
     VivadoReportError,
@@ -27,8 +27,8 @@ from venom_fpga.vivado_report import (
     summary_line,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "tests" / "data" / "vivado"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "tests" / "fixtures" / "vivado"
 L4, L8 = SAMPLES / "venom_synth_ptsi_l4", SAMPLES / "venom_synth_ptsi_l8"
 TCL = ROOT / "scripts" / "vivado_ooc.tcl"
 RUN_SCRIPT = ROOT / "scripts" / "run_vivado.sh"
@@ -174,7 +174,7 @@ def test_cli_garbage_exits_2_with_one_line(tmp_path):
     (run / TIMING_REPORT).write_text("this is not\na timing report\n")
     out = tmp_path / "vivado.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
-    proc = subprocess.run([sys.executable, "-m", "venom_fpga.vivado_report", str(L4), str(run), "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "venom_fpga.rtl.vivado_report", str(L4), str(run), "--out", str(out)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [

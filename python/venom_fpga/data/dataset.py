@@ -47,8 +47,8 @@ import numpy as np
 from scipy.ndimage import correlate1d
 from scipy.signal import firwin
 
-from .meta import Metadata
-from .resolving_power import HC_EV_NM
+from venom_fpga.model.meta import Metadata
+from venom_fpga.metrics.resolving_power import HC_EV_NM
 
 # Keys every line file must hold (peak_heights is part of the format but not needed here).
 REQUIRED_KEYS = ("i_trace", "q_trace", "mask")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from .dataset import CHUNK, LoopFrame, RawDataset, find_triggers, loop_frame
+from venom_fpga.data.dataset import CHUNK, LoopFrame, RawDataset, find_triggers, loop_frame
 
 # Record samples before the trigger (the rise starts 1-3 samples before it fires).
 PRE_SAMPLES = 8

@@ -45,8 +45,8 @@ from numpy.lib.format import open_memmap
 from scipy.signal import lfilter
 from tqdm import tqdm
 
-from .dataset import DARK_LOOP_KEY, line_file_name
-from .resolving_power import FWHM_PER_SIGMA, HC_EV_NM
+from venom_fpga.data.dataset import DARK_LOOP_KEY, line_file_name
+from venom_fpga.metrics.resolving_power import FWHM_PER_SIGMA, HC_EV_NM
 
 GENERATOR_VERSION = "1"
 # Boltzmann constant (eV/K); Delta = 1.764 k_B T_c (BCS).
@@ -390,7 +390,7 @@ def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, 
                 files.append({"file": name, "wavelength_nm": wl})
         scratch.rmdir()
         meta: dict[str, Any] = {
-            "generator": "venom_fpga.synth",
+            "generator": "venom_fpga.data.synth",
             "generator_version": GENERATOR_VERSION,
             "preset": p.name,
             "continuum": continuum,

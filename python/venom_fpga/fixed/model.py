@@ -61,9 +61,9 @@ from typing import Any
 
 import numpy as np
 
-from . import lut as lutmod
-from .dims import ModelDims
-from .precision import (
+from venom_fpga.fixed import lut as lutmod
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.fixed.precision import (
     DSP_OPERAND_BITS,
     PrecisionConfig,
     default_precision,
@@ -72,7 +72,7 @@ from .precision import (
     precision_for,
     signal_names,
 )
-from .qformat import QFormat, SaturationCounter
+from venom_fpga.fixed.qformat import QFormat, SaturationCounter
 
 I64_LIMIT = 62  # every exact intermediate must stay below 2**62 in magnitude
 F64_EXACT = 53
@@ -182,7 +182,7 @@ class FixedModel:
         self.dims: ModelDims = dims
         self.precision = precision
         self.fmt: dict[str, QFormat] = dict(precision.signals)
-        self.luts = lutmod.build_luts(precision)
+        self.luts = lutmod.build_luts(precision.dims.n_layers, precision.signals, precision.luts)
         self._check_lut_operands()
         # weights: folded float values, quantized once (saturations counted separately from the datapath)
         self.weight_saturation = SaturationCounter()

@@ -41,12 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dims import ModelDims
-from .files import atomic_path
-from .qformat import QFormat
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.files import atomic_path
+from venom_fpga.fixed.lut import build_luts, second_derivative_max
+from venom_fpga.fixed.qformat import QFormat
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .checkpoint import Checkpoint
+    from venom_fpga.model.checkpoint import Checkpoint
 
 SCHEMA = "venom-fpga-precision/1"
 TOP_KEYS = ("schema", "dims", "max_window_length", "signals", "weights", "luts", "why", "notes")
@@ -518,8 +519,6 @@ MAX_LUT_INTERVALS = 4096
 
 def default_luts(dims: ModelDims, signals: dict[str, QFormat]) -> dict[str, dict[str, Any]]:
     """Table parameters sized for the signals that use them (see LUT_RANGES above)."""
-    from .lut import _second_derivative_max
-
     def fmts(names):
         out = []
         for n in names:
@@ -543,7 +542,7 @@ def default_luts(dims: ModelDims, signals: dict[str, QFormat]) -> dict[str, dict
         if fam == "softplus":
             k = min(SOFTPLUS_STEP_LOG2, k_max)
         else:
-            g2 = _second_derivative_max(fam, lo, hi)
+            g2 = second_derivative_max(fam, lo, hi)
             k = 0
             while k < k_max and 2.0 ** (-2 * k) / 8 * g2 > 2.0 ** -(f_out + 2):
                 k += 1
@@ -773,9 +772,8 @@ def default_precision(
     cfg = PrecisionConfig(dims, signals, weights, cfg_luts, why=expanded_why, notes=notes,
                           max_window_length=max_window_length, source="default")
     widths = cfg.operand_widths()
-    from .lut import build_luts
-
-    for lut in build_luts(cfg).values():  # the interpolation multiply of each table: (T[i+1] - T[i]) x r
+    # the interpolation multiply of each table: (T[i+1] - T[i]) x r
+    for lut in build_luts(dims.n_layers, cfg.signals, cfg.luts).values():
         widths[f"luts.{lut.family}"] = max(widths.get(f"luts.{lut.family}", 0), lut.delta_bits(), lut.shift + 1)
     cfg.why = {k: v for k, v in expanded_why.items() if widths.get(k, 0) > DSP_OPERAND_BITS}
     cfg.validate()

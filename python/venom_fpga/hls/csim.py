@@ -1,6 +1,6 @@
 """``make csim``: the generated HLS C++ (g++ C simulation) against the fixed-point golden model, code for code.
 
-    python -m venom_fpga.csim --weights W [--precision P] [--iq X.npy] [--report build/reports/csim.json]
+    python -m venom_fpga.hls.csim --weights W [--precision P] [--iq X.npy] [--report build/reports/csim.json]
 
 Windows: the float windows of ``--iq`` (quantized into the input format exactly as the ``fixed`` backend does)
 plus ``--extremes`` windows of input codes at the edges of the format (full scale +/-, zeros, alternating
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_json
+from venom_fpga.files import write_json
 
 DEFAULT_REPORT = "build/reports/csim.json"
 DEFAULT_EXTREMES = 64
@@ -33,8 +33,8 @@ SHOW_MISMATCHES = 10
 def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int = DEFAULT_EXTREMES,
             n_probe: int = 1000, reuse_factor: int | None = None, seed: int = 0) -> dict:
     """Run both models on the windows and compare their output codes; returns the report."""
-    from .export import DEFAULT_REUSE_FACTOR, csim_model, extreme_windows, prepare
-    from .precision import PROBE_LENGTH, probe_windows
+    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, csim_model, extreme_windows, prepare
+    from venom_fpga.fixed.precision import PROBE_LENGTH, probe_windows
 
     t0 = time.perf_counter()
     inp = prepare(ckpt, precision)
@@ -109,7 +109,7 @@ def summary(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m venom_fpga.csim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m venom_fpga.hls.csim", description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="checkpoint (.safetensors)")
     parser.add_argument("--precision", help="precision config (default <weights stem>.precision.json, else default)")
     parser.add_argument("--iq", help=".npy of (N, L, 2) float windows (default: synthetic probe windows)")
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-factor", type=int, help="folding of the exported core (does not change results)")
     parser.add_argument("--report", default=DEFAULT_REPORT, help="JSON report to write")
     args = parser.parse_args(argv)
-    from .checkpoint import CheckpointError
+    from venom_fpga.model.checkpoint import CheckpointError
 
     try:
         iq = None

@@ -57,11 +57,11 @@ from typing import Any
 
 import numpy as np
 
-from . import lut as lutmod
-from .files import umask
-from .checkpoint import Checkpoint, load_checkpoint
-from .fixed_model import FixedModel
-from .precision import (
+from venom_fpga.fixed import lut as lutmod
+from venom_fpga.files import umask
+from venom_fpga.model.checkpoint import Checkpoint, load_checkpoint
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.precision import (
     FOLDS,
     PrecisionConfig,
     precision_for,
@@ -69,10 +69,9 @@ from .precision import (
     signal_doc,
     signal_names,
 )
-from .qformat import QFormat
+from venom_fpga.fixed.qformat import QFormat
+from venom_fpga.paths import HLS_DIR, build_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HLS_DIR = REPO_ROOT / "hls"
 KERNEL_INCLUDE = HLS_DIR / "include"
 TEMPLATE_DIR = HLS_DIR / "templates"
 GENERATED_DIR = HLS_DIR / "generated"
@@ -702,13 +701,13 @@ def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig |
 def csim_cache_dir() -> Path:
     """Where the csim backend keeps its exports and libraries: ``$VENOM_FPGA_BUILD/csim`` (default build/csim
     of this repository)."""
-    return Path(os.environ.get("VENOM_FPGA_BUILD", str(REPO_ROOT / "build"))) / "csim"
+    return build_dir() / "csim"
 
 
 def build_csim(export_dir: str | os.PathLike, build_dir: str | os.PathLike | None = None, opt: str = "-O2") -> Path:
     """Compile an exported project's C simulation (venom.cpp + venom_csim.cpp) into a cached ``.so`` in
     ``build_dir`` (default: ``lib`` of :func:`csim_cache_dir`)."""
-    from . import cxx
+    from venom_fpga.hls import cxx
 
     export_dir = Path(export_dir)
     build_dir = Path(build_dir) if build_dir is not None else csim_cache_dir() / "lib"
@@ -724,7 +723,7 @@ class CsimLibrary:
     """A compiled C simulation (``build_csim``): windows of input codes through ``venom_top`` (the stream top)."""
 
     def __init__(self, so_path: str | os.PathLike):
-        from . import cxx
+        from venom_fpga.hls import cxx
 
         self.path = Path(so_path)
         self.export_dir: Path | None = None  # the exported project it was built from (csim_model)

@@ -15,7 +15,7 @@
 Counts that HLS cannot bound are written ``undef`` and become ``None``; a range ``a ~ b`` becomes its upper
 bound ``b`` (the worst case); a missing element is ``None`` too.
 
-Run as ``python -m venom_fpga.hls_report PROJECT_DIR --out build/reports/hls.json`` (what ``make hls`` does).
+Run as ``python -m venom_fpga.hls.report PROJECT_DIR --out build/reports/hls.json`` (what ``make hls`` does).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_path
+from venom_fpga.files import atomic_path
 
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 REPORT_NAME = "csynth.xml"
@@ -205,7 +205,7 @@ def _show(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m venom_fpga.hls_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m venom_fpga.hls.report", description=__doc__.splitlines()[0])
     parser.add_argument("project", help="exported HLS project directory (or a csynth.xml)")
     parser.add_argument("--out", default="build/reports/hls.json", help="JSON report to write (%(default)s)")
     args = parser.parse_args(argv)

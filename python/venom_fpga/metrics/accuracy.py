@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checkpoint import Checkpoint
-from .fixed_model import FixedModel
-from .lut import lut_report
-from .precision import PrecisionConfig, default_precision
-from .resolving_power import mean_R, per_line
+from venom_fpga.model.checkpoint import Checkpoint
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.lut import lut_report
+from venom_fpga.fixed.precision import PrecisionConfig, default_precision
+from venom_fpga.metrics.resolving_power import mean_R, per_line
 
 
 def profile(ckpt: Checkpoint, iq: np.ndarray, margin: float = 2.0) -> tuple[PrecisionConfig, dict]:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .accuracy import fixed_accuracy
-from .checkpoint import Checkpoint
-from .dataset import load_raw, make_windows_from_meta, stratified_split
-from .optimal_filter import estimate_energies
-from .precision import PrecisionConfig
-from .predict import predict
-from .resolving_power import mean_R, per_line
+from venom_fpga.metrics.accuracy import fixed_accuracy
+from venom_fpga.model.checkpoint import Checkpoint
+from venom_fpga.data.dataset import load_raw, make_windows_from_meta, stratified_split
+from venom_fpga.data.optimal_filter import estimate_energies
+from venom_fpga.fixed.precision import PrecisionConfig
+from venom_fpga.predict import predict
+from venom_fpga.metrics.resolving_power import mean_R, per_line
 
 CALIB_FRACTION = 0.5
 

@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from .files import atomic_path
-from .resolving_power import HC_EV_NM, kde_resolving_power
+from venom_fpga.files import atomic_path
+from venom_fpga.metrics.resolving_power import HC_EV_NM, kde_resolving_power
 
 __all__ = ["new_figure", "save_figure", "energy_histogram_figure", "plot_energy_histograms"]
 

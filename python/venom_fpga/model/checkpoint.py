@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dims import ModelDims
-from .files import atomic_path
-from .meta import Metadata
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.files import atomic_path
+from venom_fpga.model.meta import Metadata
 
 ZIP_MAGIC = b"PK\x03\x04"
 # A safetensors header longer than this is not a checkpoint of a model this small.

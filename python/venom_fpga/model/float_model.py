@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dims import ModelDims
+from venom_fpga.model.dims import ModelDims
 
 LN_EPS = 1e-5
 
@@ -215,6 +215,21 @@ def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a = a * a_prev
         k *= 2
     return b
+
+
+def run_windows(dims: ModelDims, tensors: dict[str, np.ndarray], iq: np.ndarray, recurrent: bool = False,
+                progress: bool = False, batch: int = 256) -> np.ndarray:
+    """Float windows (N, L, 2) -> (N, 2) head outputs (mu, log_var), float64, parallel or recurrent mode."""
+    from tqdm import tqdm
+
+    model = VenomModel.from_tensors(dims, tensors)
+    out = np.empty((iq.shape[0], dims.n_out))
+    with torch.no_grad():
+        for start in tqdm(range(0, iq.shape[0], batch), desc="windows", unit="batch", disable=not progress):
+            x = torch.as_tensor(iq[start : start + batch], dtype=torch.float64)
+            y = model.forward_recurrent(x) if recurrent else model(x)
+            out[start : start + batch] = y.numpy()
+    return out
 
 
 def energy_from_output(out: np.ndarray, energy_scale: float, energy_offset: float) -> np.ndarray:

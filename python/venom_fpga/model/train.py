@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import __version__
-from .checkpoint import save_checkpoint
-from .dataset import Windows, load_raw, make_windows, stratified_split
-from .dims import ModelDims
-from .float_model import VenomModel, energy_from_output
-from .meta import Metadata
-from .resolving_power import mean_R, per_line
+from venom_fpga import __version__
+from venom_fpga.model.checkpoint import save_checkpoint
+from venom_fpga.data.dataset import Windows, load_raw, make_windows, stratified_split
+from venom_fpga.model.dims import ModelDims
+from venom_fpga.model.float_model import VenomModel, energy_from_output
+from venom_fpga.model.meta import Metadata
+from venom_fpga.metrics.resolving_power import mean_R, per_line
 
 
 @dataclass

@@ -11,13 +11,13 @@ import re
 import sys
 from pathlib import Path
 
+from venom_fpga.paths import COCOTB_DIR, REPO_ROOT, SIM_BUILD
+
 try:  # cocotb 2.x
     from cocotb_tools.runner import get_results, get_runner
 except ImportError:  # cocotb 1.9
     from cocotb.runner import get_results, get_runner
 
-REPO = Path(__file__).resolve().parents[2]
-SIM_BUILD = REPO / "sim_build"
 
 
 def read_f(path: str | os.PathLike) -> list[str]:
@@ -78,12 +78,10 @@ def run_cocotb(toplevel: str, test_module: str, sources: list[str], build_id: st
         build_args = ["-Wno-fatal"] + (["--timing"] if hdl_delays else [])
     runner.build(verilog_sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, parameters=parameters or {},
                  build_args=build_args, always=False, timescale=timescale, waves=waves)
-    env = dict(extra_env or {})
-    # the simulator's Python inherits sys.path as PYTHONPATH: the golden model, common/ and the test module
-    mod_dir = str(REPO / "cocotb_tests" / (test_dir or toplevel))
-    for p in (str(REPO / "python"), str(REPO / "cocotb_tests"), mod_dir):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    # the simulator's Python: the golden model, the testbenches' shared helpers (common/) and the test module
+    mod_dir = str(COCOTB_DIR / (test_dir or toplevel))
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "python"), str(COCOTB_DIR), mod_dir, *sys.path]),
+           **(extra_env or {})}
     results = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
                           test_dir=build_dir, extra_env=env, waves=waves)
     n_tests, n_fail = get_results(results)

@@ -3,11 +3,11 @@ ROM, the per-lane weight stream and the LUT ROM (``.mem`` files for ``$readmemh`
 
 The hand-written engine (``rtl/venom_engine.v``) is generic; everything model-specific is data produced here from the
 same precision config and the same LUT tables (``lut.py``) as the fixed-point golden model, through the instruction
-set of :mod:`venom_fpga.rtl_isa` (whose simulator is proven bit-exact against ``FixedModel``).
+set of :mod:`venom_fpga.rtl.isa` (whose simulator is proven bit-exact against ``FixedModel``).
 
 Usage::
 
-    python -m venom_fpga.rtl_export --weights W [--precision P] --lanes N --out rtl/generated/<name>
+    python -m venom_fpga.rtl.export --weights W [--precision P] --lanes N --out rtl/generated/<name>
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from . import lut as lutmod
-from .files import atomic_path
-from .fixed_model import FixedModel
-from .qformat import OVERFLOW_MODES, ROUNDING_MODES
-from .rtl_isa import LUT_KINDS, OPS, WB_MODES, WRITE_LATENCY, Instr, IsaSim, Program, compile_model, lut_fields
+from venom_fpga.fixed import lut as lutmod
+from venom_fpga.files import atomic_path, generated_header
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.paths import RTL_DIR
+from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
+from venom_fpga.rtl.isa import LUT_KINDS, OPS, WB_MODES, WRITE_LATENCY, Instr, IsaSim, Program, compile_model, lut_fields
 
-RTL_DIR = Path(__file__).resolve().parents[2] / "rtl"
 CORE_FILES = ("venom_quant.v", "venom_normalize.v", "venom_rom.v", "venom_lut_unit.v", "venom_engine.v",
               "venom_core.v")
 
@@ -289,9 +289,9 @@ def source_files(out: str | Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import load_checkpoint
+    from venom_fpga.model.checkpoint import load_checkpoint
 
-    ap = argparse.ArgumentParser(prog="python -m venom_fpga.rtl_export", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m venom_fpga.rtl.export", description=__doc__.split("\n")[0])
     ap.add_argument("--weights", required=True)
     ap.add_argument("--precision", default=None)
     ap.add_argument("--lanes", type=int, default=4)
@@ -302,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {Path(args.weights).name: args.weights}
     if args.precision:
         inputs[Path(args.precision).name] = args.precision
-    cmd = f"python -m venom_fpga.rtl_export --lanes {args.lanes}"
-    header = lutmod.generated_header(cmd, inputs)
+    cmd = f"python -m venom_fpga.rtl.export --lanes {args.lanes}"
+    header = generated_header(cmd, inputs)
     params = export(fm, args.lanes, args.out, header)
     print(f"rtl_export: {args.out}: LANES={args.lanes}, {params['engine_cycles']['step']} engine cycles/sample, "
           f"{params['params']['IROM_DEPTH']} instructions, {params['params']['WROM_DEPTH']} weight words/lane")

@@ -1,5 +1,5 @@
 """Micro-coded VENOM datapath for the hand-written RTL engine (``rtl/venom_engine.v``): instruction set, compiler
-from a :class:`~venom_fpga.fixed_model.FixedModel` to three programs (INIT, STEP, FINISH), and an instruction-level
+from a :class:`~venom_fpga.fixed.model.FixedModel` to three programs (INIT, STEP, FINISH), and an instruction-level
 simulator that runs them exactly as the RTL does (same iteration order, same lanes, same per-lane weight banks).
 
 Bit-exactness chain: ``IsaSim`` == ``FixedModel`` on every window (tests/test_rtl_isa.py), and the RTL implements
@@ -35,9 +35,9 @@ from typing import Callable
 
 import numpy as np
 
-from .fixed_model import FixedModel
-from .lut import Lut
-from .qformat import QFormat
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.lut import Lut
+from venom_fpga.fixed.qformat import QFormat
 
 OPS = ("mac", "lut")
 WB_MODES = ("quant", "abs", "flag", "norm_m", "norm_n")

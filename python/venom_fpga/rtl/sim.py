@@ -16,18 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .fixed_model import FixedModel
-from .lut import generated_header
-from .rtl_export import export
-
-REPO = Path(__file__).resolve().parents[2]
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.files import generated_header
+from venom_fpga.paths import COCOTB_DIR
+from venom_fpga.rtl.export import export
 
 
 def _runner():
-    p = str(REPO / "cocotb_tests")
-    if p not in sys.path:
-        sys.path.insert(0, p)
-    from common.runner import SIM_BUILD, run_cocotb, string_param  # noqa: PLC0415
+    from venom_fpga.rtl.cocotb_runner import SIM_BUILD, run_cocotb, string_param  # noqa: PLC0415 (needs cocotb)
 
     return SIM_BUILD, run_cocotb, string_param
 
@@ -35,7 +31,7 @@ def _runner():
 def model_key(fm: FixedModel) -> str:
     h = hashlib.sha256(json.dumps(fm.precision.to_dict() if hasattr(fm.precision, "to_dict") else str(fm.precision),
                                   sort_keys=True, default=str).encode())
-    for src in ("rtl_isa.py", "rtl_export.py"):  # the generator's own version
+    for src in ("isa.py", "export.py"):  # the generator's own version
         h.update((Path(__file__).parent / src).read_bytes())
     for name in sorted(fm.quantized_weights):
         h.update(name.encode())
@@ -48,7 +44,7 @@ def generate(fm: FixedModel, lanes: int, tag: str = "model") -> Path:
     sim_build, _, _ = _runner()
     out = sim_build / f"gen-{tag}-{model_key(fm)}-l{lanes}"
     if not (out / "params.json").exists():
-        export(fm, lanes, out, generated_header(f"venom_fpga.rtl_sim.generate(lanes={lanes})",
+        export(fm, lanes, out, generated_header(f"venom_fpga.rtl.sim.generate(lanes={lanes})",
                                                 {"model": model_key(fm)}), name=f"{tag}-l{lanes}")
     return out
 
@@ -73,7 +69,7 @@ def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = Non
     work.mkdir(exist_ok=True)
     np.savez(work / "vectors.npz", codes=codes, expected=np.asarray(expected, dtype=np.int64))
     t0 = time.time()
-    tb_dir = REPO / "cocotb_tests" / "venom_top"
+    tb_dir = COCOTB_DIR / "venom_top"
     hdl_clock = int(sc.get("driver", "fast") == "fast")  # cocotbext-axi: a cocotb Clock (see venom_top_tb.v)
     run_cocotb("venom_top_tb", "test_venom_top", [str(tb_dir / "venom_top_tb.v"), str(gen / "venom_top.f")],
                f"tb-{gen.name}" + ("" if hdl_clock else "-pyclk"), sim=sim, test_dir="venom_top", hdl_delays=True,
@@ -90,9 +86,9 @@ def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = Non
 def max_energy_error_mev(ckpt, fm: FixedModel, iq: np.ndarray, mu_codes: np.ndarray) -> float:
     """max |E_rtl - E_float| in meV over the windows ``iq`` (N, L, 2): E = mu energy_scale + energy_offset, with
     ``mu_codes`` (N,) the RTL's mu codes and the float model run on ``iq`` (any window length)."""
-    from .predict import BACKENDS  # noqa: PLC0415 (predict imports this module for its rtl backend)
+    from venom_fpga.model.float_model import run_windows  # noqa: PLC0415 (torch only when asked)
 
-    mu_float = BACKENDS["float"](ckpt, np.asarray(iq, dtype=np.float64))[:, 0]
+    mu_float = run_windows(ckpt.dims, ckpt.tensors, np.asarray(iq, dtype=np.float64))[:, 0]
     mu_rtl = fm.fmt["mu"].to_float(np.asarray(mu_codes))
     return float(np.max(np.abs(mu_rtl - mu_float)) * abs(float(ckpt.meta.energy_scale)) * 1e3)
 

@@ -25,7 +25,7 @@ lut_logic, lut_memory, ff, dsp, bram36_equiv (RAMB36 + RAMB18/2, i.e. block-RAM 
 ``available`` and ``util_pct`` (percent of the device) per count. Anything a report does not hold is null; a file that
 is not a Vivado report, or a missing report file, is an error (exit status 2 from the command line, one line).
 
-Run as ``python -m venom_fpga.vivado_report DIR [DIR...] --out build/reports/vivado.json`` (what ``make vivado``
+Run as ``python -m venom_fpga.rtl.vivado_report DIR [DIR...] --out build/reports/vivado.json`` (what ``make vivado``
 does after Vivado).
 """
 
@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .files import write_json
+from venom_fpga.files import write_json
 
 UTILIZATION_REPORT = "post_route_utilization.rpt"
 TIMING_REPORT = "post_route_timing_summary.rpt"
@@ -332,7 +332,7 @@ def _show(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m venom_fpga.vivado_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m venom_fpga.rtl.vivado_report", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", metavar="DIR", help="Vivado output directory (build/vivado/<name>)")
     parser.add_argument("--out", default="build/reports/vivado.json", help="JSON report to write (%(default)s)")
     args = parser.parse_args(argv)
