@@ -4,7 +4,8 @@ Every signal is an ``int64`` array of codes of its format in the precision confi
 operation forms its result **exactly** (integer products and sums, aligned to a common number of fraction bits)
 and then quantizes **once** into its output signal's format with that format's rounding and overflow modes
 (``QFormat.quantize``; saturations counted per signal name). Nonlinearities are the integer tables of ``lut.py``.
-Nothing here depends on summation order, so HLS C++ and Verilog can match it bit for bit.
+Nothing here depends on summation order, so HLS C++ and Verilog can match it bit for bit. Every fraction, alignment
+shift, bound and table comes from the op plan (``op_plan.py``), which the HLS exporter and the RTL compiler follow too.
 
 Datapath of one sample (one step), for a batch of windows (names are the config's signal names)::
 
@@ -47,8 +48,8 @@ both branches give l = 1, acc = f).
 Numpy layout: every per-window array keeps the windows on its LAST axis ((d_inner, d_state, n) for h), so the
 outer products and reductions run long contiguous inner loops; the public API (step inputs/outputs, finish,
 traces, ``FixedState.window``) is window-first. Dot products with a provable bound below 2**53 run as float64
-matrix products (BLAS), which are then exact integers; otherwise int64. Every other intermediate is checked at
-construction to stay below 2**62. Window mode (``run_codes``) loops over t calling ``step``; nothing mixes
+matrix products (BLAS), which are then exact integers; otherwise int64. The op plan checks that every other
+intermediate stays below 2**62. Window mode (``run_codes``) loops over t calling ``step``; nothing mixes
 windows, so a batch equals its windows run one at a time, bit for bit. ``init_state(n, record=True)`` keeps every
 signal's min/max (``run(..., record=True)``, ``profile``), ``trace=True`` every signal's codes at every step
 (golden vectors for the HLS/RTL testbenches).
@@ -62,54 +63,28 @@ from typing import Any
 import numpy as np
 
 from venom_fpga.fixed import lut as lutmod
-from venom_fpga.model.dims import ModelDims
-from venom_fpga.fixed.precision import (
-    DSP_OPERAND_BITS,
-    PrecisionConfig,
-    default_precision,
-    folded_tensors,
-    load_precision,
-    precision_for,
-    signal_names,
-)
+from venom_fpga.fixed.op_plan import LayerPlan, OpPlan, Sum, build_plan, mag
+from venom_fpga.fixed.precision import PrecisionConfig, default_precision, load_precision, precision_for, signal_names
 from venom_fpga.fixed.qformat import QFormat, SaturationCounter
+from venom_fpga.model.dims import ModelDims
 
-I64_LIMIT = 62  # every exact intermediate must stay below 2**62 in magnitude
 F64_EXACT = 53
 BATCH = 1024  # windows per chunk in run(): long inner loops, (d_inner, d_state, n) arrays still ~1 MB
 
 
-def _mag(fmt: QFormat) -> int:
-    """Largest code magnitude of a format."""
-    return max(abs(fmt.min_code), abs(fmt.max_code))
-
-
-def _check_bits(value: int, what: str) -> None:
-    if value >= 1 << I64_LIMIT:
-        raise ValueError(f"fixed model: {what} may reach {value.bit_length()} bits (> {I64_LIMIT}); "
-                         "narrow the formats involved")
-
-
 class _Affine:
-    """y = W x (+ b), exact, on x of shape (in, n) (windows last): calling it returns the (out, n) integer
-    accumulator, whose fraction bits are ``.frac``."""
+    """y = W x (+ b) of one plan Sum, exact, on x of shape (in, n) (windows last): calling it returns the (out, n)
+    integer accumulator, in units of 2**-op.frac."""
 
-    def __init__(self, w: np.ndarray, w_frac: int, x_fmt: QFormat, b: np.ndarray | None, b_frac: int | None,
-                 what: str):
+    def __init__(self, op: Sum, w: np.ndarray, x_fmt: QFormat, b: np.ndarray | None = None):
         self.w = np.ascontiguousarray(w, dtype=np.int64)
-        prod_frac = x_fmt.frac_bits + w_frac
-        self.frac = max(prod_frac, b_frac if b is not None else prod_frac)
-        self.shift = self.frac - prod_frac
+        self.frac = op.frac
+        self.shift = op.terms[0].shift
         row_l1 = int(np.abs(self.w).sum(axis=1).max()) if self.w.size else 0
-        dot_max = _mag(x_fmt) * row_l1
-        self.use_float = dot_max < 1 << F64_EXACT
+        # a speed choice, not a sizing rule: with these weights every partial sum is an integer below 2**53
+        self.use_float = mag(x_fmt) * row_l1 < 1 << F64_EXACT
         self.w_f = self.w.astype(np.float64)
-        self.b = None
-        bmax = 0
-        if b is not None:
-            self.b = (np.asarray(b, dtype=np.int64) << (self.frac - b_frac))[:, None]
-            bmax = int(np.abs(self.b).max())
-        _check_bits((dot_max << self.shift) + bmax, what)
+        self.b = None if b is None else (np.asarray(b, dtype=np.int64) << op.terms[1].shift)[:, None]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.use_float:  # every partial sum is an integer below 2**53: exact in any order
@@ -121,6 +96,23 @@ class _Affine:
         if self.b is not None:
             acc += self.b
         return acc
+
+
+@dataclass
+class _LayerArrays:
+    """One layer's weights as numpy operands (windows last), beside its plan."""
+
+    plan: LayerPlan
+    gamma: np.ndarray  # (d_model, 1)
+    beta: np.ndarray  # (d_model, 1), aligned onto the affine's accumulator
+    in_proj: _Affine
+    conv_w: list[np.ndarray]  # (d_inner, 1) per tap
+    conv_b: np.ndarray  # (d_inner, 1), aligned
+    x_proj: _Affine
+    dt_proj: _Affine
+    A2: np.ndarray  # (d_inner, d_state, 1)
+    D: np.ndarray  # (d_inner, 1)
+    out_proj: _Affine
 
 
 @dataclass
@@ -159,7 +151,9 @@ class FixedModel:
     ``FixedModel(ckpt, precision)`` with a ``Checkpoint`` (or a ``(dims, tensors)`` pair) and a
     ``PrecisionConfig`` (or a path to one; None: ``precision_for(ckpt)``, or the default for a pair).
 
-    Attributes: ``precision``; ``fmt`` (signal -> QFormat); ``luts`` (use -> Lut); ``quantized_weights``
+    It executes the op plan (``plan``, :mod:`venom_fpga.fixed.op_plan`): every fraction, shift and table comes
+    from there. Attributes: ``plan``; ``precision``; ``fmt`` (signal -> QFormat); ``luts`` (use -> Lut);
+    ``quantized_weights``
     (canonical name -> int64 codes of the *folded* tensor in ``precision.weights[name]``: gamma sqrt(d) for
     norm.weight, exp(A_log) log2(e) for A_log, W_a log2(e) and b_a log2(e) for head.attn, conv1d.weight as
     (d_inner, d_conv)); ``weight_saturation`` (a SaturationCounter; empty with the default config).
@@ -176,140 +170,41 @@ class FixedModel:
                 precision = precision_for(source)
         if not isinstance(precision, PrecisionConfig):
             precision = load_precision(precision)
-        if precision.dims != dims:
-            raise ValueError(f"precision config dims {precision.dims.to_dict()} differ from the model's "
-                             f"{dims.to_dict()}")
+        self.plan: OpPlan = build_plan(dims, tensors, precision)
         self.dims: ModelDims = dims
         self.precision = precision
         self.fmt: dict[str, QFormat] = dict(precision.signals)
-        self.luts = lutmod.build_luts(precision.dims.n_layers, precision.signals, precision.luts)
-        self._check_lut_operands()
-        # weights: folded float values, quantized once (saturations counted separately from the datapath)
-        self.weight_saturation = SaturationCounter()
-        folded = folded_tensors(dims, tensors)
-        self.quantized_weights: dict[str, np.ndarray] = {
-            name: precision.weights[name].from_float(v, counter=self.weight_saturation, name=name)
-            for name, v in folded.items()
-        }
+        self.luts = self.plan.luts
+        self.quantized_weights = self.plan.weights
+        self.weight_saturation = self.plan.weight_saturation
         self._build()
 
-    # ------------------------------------------------------------------ construction
-    def _check_lut_operands(self) -> None:
-        """The interpolation multiply (T[i+1] - T[i]) * r: both operands at most 18 bits unless a reason is given."""
-        for lut in self.luts.values():
-            widths = (lut.delta_bits(), lut.shift + 1)
-            if max(widths) > DSP_OPERAND_BITS and f"luts.{lut.family}" not in self.precision.why:
-                raise ValueError(f"LUT {lut.name}: interpolation operands are {widths[0]} x {widths[1]} bits "
-                                 f"(> {DSP_OPERAND_BITS}); add why['luts.{lut.family}']")
-
-    def _w(self, name: str) -> tuple[np.ndarray, int]:
-        return self.quantized_weights[name], self.precision.weights[name].frac_bits
-
     def _build(self) -> None:
-        d, f = self.dims, self.fmt
-        qw = self._w
-        self.embed = _Affine(*qw("embed.weight"), f["input"], *qw("embed.bias"), "embed")
+        """numpy operands of the plan's ops: weights as (out, in) matrices or broadcastable columns."""
+        plan, f, qw = self.plan, self.fmt, self.plan.weights
+        self.embed = _Affine(plan.embed, qw["embed.weight"], f["input"], qw["embed.bias"])
         self.layers = []
-        for i in range(d.n_layers):
-            p, m = f"layers.{i}.", f"layers.{i}.mixer."
-            L: dict[str, Any] = {"p": p}
-            fu = self.precision.residual_in(i)
-            ln = self.precision.ln_bounds(i)
-            L["eps"] = self.precision.ln_eps_code(i)
-            L["ln_shift"] = ln["shift"]
-            L["rsqrt"] = self.luts[p + "rsqrt"]
-            L["mant_rsqrt"] = self.precision.luts["rsqrt"]["mant_frac"]
-            _check_bits(ln["v_max"], p + "LayerNorm V")
-            f_r = f[p + "ln_rsqrt"]
-            L["xn_frac"] = ln["shift"] + f_r.frac_bits
-            _check_bits((1 << (ln["shift"] + 1)) * _mag(f_r), p + "LayerNorm CN * rsqrt")
-            g, gf = qw(p + "norm.weight")
-            b, bf = qw(p + "norm.bias")
-            L["ln_affine"] = self._elementwise_affine(g, gf, f[p + "ln_xn"], b, bf, p + "LayerNorm affine")
-            w_in, w_in_f = qw(m + "in_proj.weight")
-            L["in_proj"] = _Affine(w_in, w_in_f, f[p + "ln_out"], None, None, p + "in_proj")
-            wc, wcf = qw(m + "conv1d.weight")
-            bc, bcf = qw(m + "conv1d.bias")
-            L["conv_w"] = [wc[:, k : k + 1] for k in range(d.d_conv)]  # (d_inner, 1) per tap
-            cf = f[p + "xi"].frac_bits + wcf
-            L["conv_frac"] = max(cf, bcf)
-            L["conv_shift"] = L["conv_frac"] - cf
-            L["conv_b"] = (bc << (L["conv_frac"] - bcf))[:, None]
-            _check_bits((_mag(f[p + "xi"]) * int(np.abs(wc).sum(1).max()) << L["conv_shift"])
-                        + int(np.abs(L["conv_b"]).max()), p + "conv")
-            L["silu_xc"] = self.luts[p + "silu_xc"]
-            L["x_proj"] = _Affine(*qw(m + "x_proj.weight"), f[p + "xa"], None, None, p + "x_proj")
-            L["dt_proj"] = _Affine(*qw(m + "dt_proj.weight"), f[p + "xr"], *qw(m + "dt_proj.bias"), p + "dt_proj")
-            L["softplus"] = self.luts[p + "softplus"]
-            a2, a2f = qw(m + "A_log")
-            L["A2"] = a2[:, :, None]
-            L["dA_frac"] = f[p + "dt"].frac_bits + a2f
-            _check_bits(_mag(f[p + "dt"]) * int(np.abs(a2).max()), p + "dt * A2")
-            L["exp2"] = self.luts[p + "exp2_decay"]
-            L["dtx_frac"] = f[p + "dt"].frac_bits + f[p + "xa"].frac_bits
-            _check_bits(_mag(f[p + "dt"]) * _mag(f[p + "xa"]), p + "dt * xa")
-            # h = Abar h + dtx B
-            fa = f[p + "Abar"].frac_bits + f[p + "h"].frac_bits
-            fb = f[p + "dtx"].frac_bits + f[p + "B"].frac_bits
-            L["h_frac"] = max(fa, fb)
-            L["h_sa"], L["h_sb"] = L["h_frac"] - fa, L["h_frac"] - fb
-            _check_bits((_mag(f[p + "Abar"]) * _mag(f[p + "h"]) << L["h_sa"])
-                        + (_mag(f[p + "dtx"]) * _mag(f[p + "B"]) << L["h_sb"]), p + "h update")
-            # y = C h + D xa
-            dd, ddf = qw(m + "D")
-            L["D"] = dd[:, None]
-            fc = f[p + "C"].frac_bits + f[p + "h"].frac_bits
-            fdx = ddf + f[p + "xa"].frac_bits
-            L["y_frac"] = max(fc, fdx)
-            L["y_sc"], L["y_sd"] = L["y_frac"] - fc, L["y_frac"] - fdx
-            _check_bits((d.d_state * _mag(f[p + "C"]) * _mag(f[p + "h"]) << L["y_sc"])
-                        + (int(np.abs(dd).max()) * _mag(f[p + "xa"]) << L["y_sd"]), p + "y")
-            L["silu_z"] = self.luts[p + "silu_z"]
-            L["gate_frac"] = f[p + "y"].frac_bits + f[p + "zs"].frac_bits
-            _check_bits(_mag(f[p + "y"]) * _mag(f[p + "zs"]), p + "gate")
-            wo, wof = qw(m + "out_proj.weight")
-            L["out_proj"] = _Affine(wo, wof, f[p + "gate"], None, None, p + "out_proj")
-            fo = L["out_proj"].frac
-            L["out_frac"] = max(fo, fu.frac_bits)
-            L["out_sp"], L["out_su"] = L["out_frac"] - fo, L["out_frac"] - fu.frac_bits
-            _check_bits((_mag(f[p + "gate"]) * int(np.abs(wo).sum(1).max()) << (L["out_sp"] + L["out_proj"].shift))
-                        + (_mag(fu) << L["out_su"]), p + "residual")
-            self.layers.append(L)
-        # head
-        feat = f[f"layers.{d.n_layers - 1}.out"]
-        self.feat_fmt = feat
-        self.attn = _Affine(*qw("head.attn.weight"), feat, *qw("head.attn.bias"), "head.attn")
-        self.exp2_sm = self.luts["head.exp2_softmax"]
-        fe, fl, fa = f["head.sm_e"], f["head.sm_l"], f["head.sm_acc"]
-        self.one_e = np.int64(1) << fe.frac_bits
-        self.l_frac = fl.frac_bits + fe.frac_bits
-        _check_bits(_mag(fl) * _mag(fe) + (_mag(fe) << fl.frac_bits), "head.sm_l update")
-        f1 = fa.frac_bits + fe.frac_bits
-        f2 = fe.frac_bits + feat.frac_bits
-        self.acc_frac = max(f1, f2)
-        self.acc_s1, self.acc_s2 = self.acc_frac - f1, self.acc_frac - f2
-        _check_bits((_mag(fa) * _mag(fe) << self.acc_s1) + (_mag(fe) * _mag(feat) << self.acc_s2), "head.sm_acc")
-        self.recip = self.luts["head.recip"]
-        self.mant_recip = self.precision.luts["recip"]["mant_frac"]
-        # pooled = acc * R * 2**-(F_acc + F_r + n), n = p - F_l in [0, p_max] (l >= 1): a variable right shift
-        self.p_max = fl.width - 1 - fl.frac_bits
-        fr = f["head.sm_recip"]
-        self.pool_frac = fa.frac_bits + fr.frac_bits
-        _check_bits(_mag(fa) * _mag(fr), "head.sm_acc * sm_recip")
-        j = lutmod.shifted_sticky_bits(f["head.pooled"], self.pool_frac)
-        _check_bits((_mag(fa) * _mag(fr) >> j) + 1 << self.p_max, "head.pooled")
-        self.mlp0 = _Affine(*qw("head.mlp.0.weight"), f["head.pooled"], *qw("head.mlp.0.bias"), "head.mlp.0")
-        self.gelu0 = self.luts["head.gelu0"]
-        self.mlp2 = _Affine(*qw("head.mlp.2.weight"), f["head.gelu0"], *qw("head.mlp.2.bias"), "head.mlp.2")
-        self.gelu2 = self.luts["head.gelu2"]
-        self.mlp4 = _Affine(*qw("head.mlp.4.weight"), f["head.gelu2"], *qw("head.mlp.4.bias"), "head.mlp.4")
-
-    def _elementwise_affine(self, g, gf, x_fmt, b, bf, what):
-        frac = max(gf + x_fmt.frac_bits, bf)
-        sg = frac - (gf + x_fmt.frac_bits)
-        bb = b << (frac - bf)
-        _check_bits((int(np.abs(g).max()) * _mag(x_fmt) << sg) + int(np.abs(bb).max()), what)
-        return g[:, None], sg, bb[:, None], frac
+        for L in plan.layers:
+            m = f"{L.prefix}mixer."
+            wc = qw[m + "conv1d.weight"]
+            self.layers.append(_LayerArrays(
+                plan=L,
+                gamma=qw[L.prefix + "norm.weight"][:, None],
+                beta=(qw[L.prefix + "norm.bias"] << L.norm.affine.terms[1].shift)[:, None],
+                in_proj=_Affine(L.in_proj, qw[m + "in_proj.weight"], f[L.prefix + "ln_out"]),
+                conv_w=[wc[:, k : k + 1] for k in range(self.dims.d_conv)],
+                conv_b=(qw[m + "conv1d.bias"] << L.conv.terms[1].shift)[:, None],
+                x_proj=_Affine(L.x_proj, qw[m + "x_proj.weight"], f[L.prefix + "xa"]),
+                dt_proj=_Affine(L.dt_proj, qw[m + "dt_proj.weight"], f[L.prefix + "xr"], qw[m + "dt_proj.bias"]),
+                A2=qw[m + "A_log"][:, :, None],
+                D=qw[m + "D"][:, None],
+                out_proj=_Affine(L.out, qw[m + "out_proj.weight"], f[L.prefix + "gate"]),
+            ))
+        hp = plan.head
+        self.attn = _Affine(hp.score, qw["head.attn.weight"], f[hp.feature], qw["head.attn.bias"])
+        self.mlp0 = _Affine(hp.mlp0, qw["head.mlp.0.weight"], f["head.pooled"], qw["head.mlp.0.bias"])
+        self.mlp2 = _Affine(hp.mlp2, qw["head.mlp.2.weight"], f["head.gelu0"], qw["head.mlp.2.bias"])
+        self.mlp4 = _Affine(hp.mlp4, qw["head.mlp.4.weight"], f["head.gelu2"], qw["head.mlp.4.bias"])
 
     # ------------------------------------------------------------------ helpers
     def _q(self, state: FixedState, name: str, acc: np.ndarray, frac: int) -> np.ndarray:
@@ -346,7 +241,7 @@ class FixedModel:
         return FixedState(
             h=[zeros(d.d_inner, d.d_state, n) for _ in range(d.n_layers)],
             conv=[[zeros(d.d_inner, n) for _ in range(d.d_conv - 1)] for _ in range(d.n_layers)],
-            m=np.full((d.d_model, n), self.fmt["head.score"].min_code, dtype=np.int64),
+            m=np.full((d.d_model, n), self.plan.head.m_init, dtype=np.int64),
             l=zeros(d.d_model, n),
             acc=zeros(d.d_model, n),
             record={} if record else None,
@@ -365,92 +260,92 @@ class FixedModel:
         d = self.dims
         di, ns, r = d.d_inner, d.d_state, d.dt_rank
         u = q(state, "embed", self.embed(x.T), self.embed.frac)  # (d_model, n)
-        for i, L in enumerate(self.layers):
-            p = L["p"]
+        for i, La in enumerate(self.layers):
+            L = La.plan
+            p, ln = L.prefix, L.norm
             # ---- LayerNorm: c = d u - sum u, V = sum c^2 + EPS, even normalisation, rsqrt table
             c = u * d.d_model
             c -= u.sum(axis=0)
             v = np.einsum("dn,dn->n", c, c)
-            v += L["eps"]
-            mant, e = lutmod.normalize_even(v, L["mant_rsqrt"])
-            rs = self._lut(state, L["rsqrt"], p + "ln_rsqrt", mant)
-            c <<= L["ln_shift"] - (e >> 1)  # CN, exact
+            v += ln.eps_code
+            mant, e = lutmod.normalize_even(v, ln.mant_frac)
+            rs = self._lut(state, ln.rsqrt.lut, p + "ln_rsqrt", mant)
+            c <<= ln.shift - (e >> 1)  # CN, exact
             c *= rs
-            xn = q(state, p + "ln_xn", c, L["xn_frac"])
-            g, sg, bb, fr = L["ln_affine"]
-            nrm = xn * g
-            if sg:
-                nrm <<= sg
-            nrm += bb
-            nrm = q(state, p + "ln_out", nrm, fr)
+            xn = q(state, p + "ln_xn", c, ln.xn.frac)
+            nrm = xn * La.gamma
+            if ln.affine.terms[0].shift:
+                nrm <<= ln.affine.terms[0].shift
+            nrm += La.beta
+            nrm = q(state, p + "ln_out", nrm, ln.affine.frac)
             # ---- in_proj, causal depthwise conv (history: the last d_conv - 1 xi codes), SiLU
-            xz = L["in_proj"](nrm)
-            xi = q(state, p + "xi", xz[:di], L["in_proj"].frac)
-            z = q(state, p + "z", xz[di:], L["in_proj"].frac)
+            xz = La.in_proj(nrm)
+            xi = q(state, p + "xi", xz[:di], L.in_proj.frac)
+            z = q(state, p + "z", xz[di:], L.in_proj.frac)
             taps = state.conv[i] + [xi]  # oldest first: xi_{t-(d_conv-1)} .. xi_t
-            acc = taps[0] * L["conv_w"][0]
+            acc = taps[0] * La.conv_w[0]
             for k in range(1, d.d_conv):
-                acc += taps[k] * L["conv_w"][k]
-            if L["conv_shift"]:
-                acc <<= L["conv_shift"]
-            acc += L["conv_b"]
-            xc = q(state, p + "xc", acc, L["conv_frac"])
+                acc += taps[k] * La.conv_w[k]
+            if L.conv.terms[0].shift:
+                acc <<= L.conv.terms[0].shift
+            acc += La.conv_b
+            xc = q(state, p + "xc", acc, L.conv.frac)
             state.conv[i] = taps[1:]
-            xa = self._lut(state, L["silu_xc"], p + "xa", xc)
+            xa = self._lut(state, L.silu_xc.lut, p + "xa", xc)
             # ---- selective parameters
-            rbc = L["x_proj"](xa)
-            fx = L["x_proj"].frac
+            rbc = La.x_proj(xa)
+            fx = L.x_proj.frac
             xr = q(state, p + "xr", rbc[:r], fx)
             bmat = q(state, p + "B", rbc[r : r + ns], fx)
             cmat = q(state, p + "C", rbc[r + ns :], fx)
-            dt_raw = q(state, p + "dt_raw", L["dt_proj"](xr), L["dt_proj"].frac)
-            dt = self._lut(state, L["softplus"], p + "dt", dt_raw)
+            dt_raw = q(state, p + "dt_raw", La.dt_proj(xr), L.dt_proj.frac)
+            dt = self._lut(state, L.softplus.lut, p + "dt", dt_raw)
             # ---- state update (d_inner, d_state, n)
-            da = q(state, p + "dA", dt[:, None, :] * L["A2"], L["dA_frac"])
-            abar = self._lut(state, L["exp2"], p + "Abar", da)
-            dtx = q(state, p + "dtx", dt * xa, L["dtx_frac"])
+            da = q(state, p + "dA", dt[:, None, :] * La.A2, L.dA.frac)
+            abar = self._lut(state, L.exp2_decay.lut, p + "Abar", da)
+            dtx = q(state, p + "dtx", dt * xa, L.dtx.frac)
+            sh_h, sh_b = L.h.terms[0].shift, L.h.terms[1].shift
             hacc = abar * state.h[i]
-            if L["h_sa"]:
-                hacc <<= L["h_sa"]
-            if L["h_sb"]:  # alignment shifts on the small operand where possible
-                dtx = dtx << L["h_sb"]
+            if sh_h:
+                hacc <<= sh_h
+            if sh_b:  # alignment shifts on the small operand where possible
+                dtx = dtx << sh_b
             hacc += dtx[:, None, :] * bmat
-            h = q(state, p + "h", hacc, L["h_frac"])
+            h = q(state, p + "h", hacc, L.h.frac)
             state.h[i] = h
             yacc = np.einsum("dsn,sn->dn", h, cmat)
-            if L["y_sc"]:
-                yacc <<= L["y_sc"]
-            yd = L["D"] * xa
-            if L["y_sd"]:
-                yd <<= L["y_sd"]
+            if L.y.terms[0].shift:
+                yacc <<= L.y.terms[0].shift
+            yd = La.D * xa
+            if L.y.terms[1].shift:
+                yd <<= L.y.terms[1].shift
             yacc += yd
-            y = q(state, p + "y", yacc, L["y_frac"])
+            y = q(state, p + "y", yacc, L.y.frac)
             # ---- gate, out_proj, residual
-            zs = self._lut(state, L["silu_z"], p + "zs", z)
-            gate = q(state, p + "gate", y * zs, L["gate_frac"])
-            o = L["out_proj"](gate)
-            if L["out_sp"]:
-                o <<= L["out_sp"]
-            o += u << L["out_su"] if L["out_su"] else u
-            u = q(state, p + "out", o, L["out_frac"])
+            zs = self._lut(state, L.silu_z.lut, p + "zs", z)
+            gate = q(state, p + "gate", y * zs, L.gate.frac)
+            o = La.out_proj(gate)
+            su = L.out.terms[1].shift
+            o += u << su if su else u
+            u = q(state, p + "out", o, L.out.frac)
         # ---- head: online softmax pooling (powers of two), per channel
+        hp = self.plan.head
         s = q(state, "head.score", self.attn(u), self.attn.frac)
-        e = self._lut(state, self.exp2_sm, "head.sm_e", np.abs(s - state.m))
+        e = self._lut(state, hp.exp2_softmax.lut, "head.sm_e", np.abs(s - state.m))
         gt = s > state.m
-        a = np.where(gt, e, self.one_e)
-        b = np.where(gt, self.one_e, e)
-        fl = self.fmt["head.sm_l"].frac_bits
+        a = np.where(gt, e, hp.one)
+        b = np.where(gt, hp.one, e)
         lacc = state.l * a
-        lacc += b << fl
-        state.l = q(state, "head.sm_l", lacc, self.l_frac)
+        lacc += b << hp.sm_l.terms[1].shift
+        state.l = q(state, "head.sm_l", lacc, hp.sm_l.frac)
         acc = state.acc * a
-        if self.acc_s1:
-            acc <<= self.acc_s1
+        if hp.sm_acc.terms[0].shift:
+            acc <<= hp.sm_acc.terms[0].shift
         bf = b * u
-        if self.acc_s2:
-            bf <<= self.acc_s2
+        if hp.sm_acc.terms[1].shift:
+            bf <<= hp.sm_acc.terms[1].shift
         acc += bf
-        state.acc = q(state, "head.sm_acc", acc, self.acc_frac)
+        state.acc = q(state, "head.sm_acc", acc, hp.sm_acc.frac)
         state.m = np.where(gt, s, state.m)
         state.t += 1
         return u.T
@@ -458,19 +353,20 @@ class FixedModel:
     def finish(self, state: FixedState) -> np.ndarray:
         """End of the window: pooled = acc / l, then the MLP -> (n, 2) codes (mu in ``mu``, log_var in ``log_var``)."""
         q = self._q
-        mant, p = lutmod.normalize(state.l, self.mant_recip)
-        rcp = self._lut(state, self.recip, "head.sm_recip", mant)
+        hp = self.plan.head
+        mant, p = lutmod.normalize(state.l, hp.mant_frac)
+        rcp = self._lut(state, hp.recip.lut, "head.sm_recip", mant)
         fl = self.fmt["head.sm_l"].frac_bits
         # l >= 1 after any sample, so p - F_l in [0, p_max]; a window of no samples has l = acc = 0 (pooled 0)
-        n = np.clip(p - fl, 0, self.p_max)
-        pooled = lutmod.quantize_shifted(self.fmt["head.pooled"], state.acc * rcp, self.pool_frac, n, self.p_max,
+        n = np.clip(p - fl, 0, hp.p_max)
+        pooled = lutmod.quantize_shifted(self.fmt["head.pooled"], state.acc * rcp, hp.pooled_frac, n, hp.p_max,
                                          counter=state.sat, name="head.pooled")
         if state.record is not None or state.trace is not None:
             self._rec(state, "head.pooled", pooled)
         h1 = q(state, "head.mlp0", self.mlp0(pooled), self.mlp0.frac)
-        h1 = self._lut(state, self.gelu0, "head.gelu0", h1)
+        h1 = self._lut(state, hp.gelu0.lut, "head.gelu0", h1)
         h2 = q(state, "head.mlp2", self.mlp2(h1), self.mlp2.frac)
-        h2 = self._lut(state, self.gelu2, "head.gelu2", h2)
+        h2 = self._lut(state, hp.gelu2.lut, "head.gelu2", h2)
         o = self.mlp4(h2)
         mu = q(state, "mu", o[0], self.mlp4.frac)
         lv = q(state, "log_var", o[1], self.mlp4.frac)

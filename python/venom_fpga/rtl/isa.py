@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.op_plan import Sum, Table
 from venom_fpga.fixed.lut import Lut
 from venom_fpga.fixed.qformat import QFormat
 
@@ -227,14 +228,14 @@ class Program:
 
 
 def compile_model(fm: FixedModel, lanes: int) -> Program:
-    """FixedModel -> Program for ``lanes`` lanes. Mirrors FixedModel.step/finish operation by operation."""
+    """FixedModel -> Program for ``lanes`` lanes: its op plan (``fm.plan``), op by op, in FixedModel's order."""
     if lanes < 2 or lanes & (lanes - 1):
         raise ValueError(f"lanes must be a power of two >= 2 (got {lanes}): the scratchpad has one bank per lane")
-    d = fm.dims
-    f = fm.fmt
+    plan = fm.plan
+    d = plan.dims
+    f = plan.precision.signals
     dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
-    qw = fm.quantized_weights
-    wf = lambda n: fm.precision.weights[n].frac_bits  # noqa: E731
+    qw = plan.weights
     A = Alloc(lanes)
     ins: list[Instr] = []
     # ---- tables: one ROM, families shared (same table object codes), base addresses
@@ -243,7 +244,7 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     bases: dict[int, int] = {}
 
     def table_base(lut: Lut) -> int:
-        key = id(lut.codes) if False else hash((lut.family, lut.codes.tobytes(), lut.table_fmt))
+        key = hash((lut.family, lut.codes.tobytes(), lut.table_fmt))
         if key not in bases:
             bases[key] = len(lut_rom)
             lut_list.append((lut.name, len(lut_rom), lut))
@@ -256,25 +257,29 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     def const_w(c):
         return lambda i1, j2, k: int(c)
 
-    def matvec(name, fmt, frac_out, w, x_addr, dest, b=None, b_shift=0, shift=0, rows=None, k_in=None):
-        """dest[j] = q(sum_k w[row0 + j, k] x[k] << shift + b[row0 + j] << b_shift)."""
+    def matvec(op: Sum, out: str, x_addr: int, dest: int, rows: tuple[int, int] | None = None) -> None:
+        """dest[j] = q(sum_k W[row0 + j, k] x[k] << shift (+ b[row0 + j] << shift)) of a plan op with a weight
+        matrix first and an optional bias term, into the output signal ``out``."""
+        w = qw[op.terms[0].a]
         row0, nrows = rows if rows else (0, w.shape[0])
-        k_in = w.shape[1] if k_in is None else k_in
-        segs = [Seg(k=k_in, a=(x_addr, 0, 0, 1), b_w=True, w=lambda i1, j2, k: int(w[row0 + j2, k]), shift=shift)]
-        if b is not None:
-            segs.append(Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k: int(b[row0 + j2]), shift=b_shift))
-        ins.append(Instr(name, "mac", 1, nrows, (dest, 0, 1), segs).set_fmt(fmt, frac_out))
+        segs = [Seg(k=w.shape[1], a=(x_addr, 0, 0, 1), b_w=True, w=lambda i1, j2, k: int(w[row0 + j2, k]),
+                    shift=op.terms[0].shift)]
+        for t in op.terms[1:]:  # the bias
+            b = qw[t.a]
+            segs.append(Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k, b=b: int(b[row0 + j2]), shift=t.shift))
+        ins.append(Instr(out, "mac", 1, nrows, (dest, 0, 1), segs).set_fmt(f[out], op.frac))
 
-    def lut_op(name, lut, src, dest, n1, n2, s1=0, s2=1, d1=0, d2=1):
-        lf = lut_fields(lut)
-        i = Instr(name, "lut", n1, n2, (dest, d1, d2), [Seg(k=1, a=(src, s1, s2, 0))], lut=lut,
+    def lut_op(tab: Table, src, dest, n1, n2, s1=0, s2=1, d1=0, d2=1):
+        lut = tab.lut
+        i = Instr(tab.output, "lut", n1, n2, (dest, d1, d2), [Seg(k=1, a=(src, s1, s2, 0))], lut=lut,
                   lut_base=table_base(lut))
         i.set_fmt(lut.out_fmt, lut.out_fmt.frac_bits)
-        i.rshift = lf["rshift"]
+        i.rshift = lut_fields(lut)["rshift"]
         ins.append(i)
 
-    wide = lambda name, n1, n2, dest, segs, wb="quant": Instr(name, "mac", n1, n2, dest, segs, wb=wb,  # noqa: E731
-                                                           width=32, signed=True, rnd="AP_TRN", ovf="AP_SAT")
+    def wide(name, n1, n2, dest, segs, width, wb="quant"):
+        """An exact integer word (no rounding) of the given signed width."""
+        return Instr(name, "mac", n1, n2, dest, segs, wb=wb, width=width, signed=True, rnd="AP_TRN", ovf="AP_SAT")
 
     # ---- memory
     x_in = A("input", 2)
@@ -327,84 +332,65 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     g2 = A("gelu2", hh)
     out = A("out", 1)
     out_lv = A("out_log_var", 1)
+    hp = plan.head
 
-    # ================= INIT: zero state, m = score min code
+    # ================= INIT: zero state, m = the plan's initial running max
     entry = {"init": 0}
     for i in range(d.n_layers):
-        ins.append(wide(f"init.L{i}.conv", 1, dc * di_p, (lay[i]["conv"], 0, 1), []))
-        ins[-1].width = f[f"layers.{i}.xi"].width
-        ins.append(wide(f"init.L{i}.h", 1, dn_size, (lay[i]["h"], 0, 1), []))
-        ins[-1].width = f[f"layers.{i}.h"].width
-    ins.append(wide("init.sm_l", 1, dm, (sm_l, 0, 1), []))
-    ins[-1].width = f["head.sm_l"].width + 1
-    ins.append(wide("init.sm_acc", 1, dm, (sm_acc, 0, 1), []))
-    ins[-1].width = f["head.sm_acc"].width
-    ins.append(wide("init.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True,
-                                                             w=const_w(f["head.score"].min_code))]))
-    ins[-1].width = f["head.score"].width
+        ins.append(wide(f"init.L{i}.conv", 1, dc * di_p, (lay[i]["conv"], 0, 1), [], f[f"layers.{i}.xi"].width))
+        ins.append(wide(f"init.L{i}.h", 1, dn_size, (lay[i]["h"], 0, 1), [], f[f"layers.{i}.h"].width))
+    ins.append(wide("init.sm_l", 1, dm, (sm_l, 0, 1), [], f["head.sm_l"].width + 1))
+    ins.append(wide("init.sm_acc", 1, dm, (sm_acc, 0, 1), [], f["head.sm_acc"].width))
+    ins.append(wide("init.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=const_w(hp.m_init))],
+                    f["head.score"].width))
     # ================= STEP
     entry["step"] = len(ins)
-    e = fm.embed
-    ew = qw["embed.weight"]
-    matvec("embed", f["embed"], e.frac, ew, x_in, u, b=qw["embed.bias"], b_shift=e.frac - wf("embed.bias"),
-           shift=e.shift)
-    for i, L in enumerate(fm.layers):
-        p, m = L["p"], f"layers.{i}.mixer."
+    matvec(plan.embed, "embed", x_in, u)
+    for i, L in enumerate(plan.layers):
+        p, ln = L.prefix, L.norm
         # LayerNorm: c = d u - sum u ; V = sum c^2 + EPS ; (M, e) ; rsqrt ; xn = q(c rs >> (xn_frac - S + e/2))
         ins.append(wide(p + "ln_c", 1, dm, (c_ln, 0, 1), [
             Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(dm)),
-            Seg(k=dm, a=(u, 0, 0, 1), b_w=True, w=const_w(-1))]))
-        ins[-1].width = min(int(fm.precision.ln_bounds(i)["c_max"]).bit_length() + 1, 32)  # |c| <= c_max: exact
+            Seg(k=dm, a=(u, 0, 0, 1), b_w=True, w=const_w(-1))], ln.c_bits))
         v_segs = [Seg(k=dm, a=(c_ln, 0, 0, 1), b=(c_ln, 0, 0, 1)),
-                  Seg(k=1, a_one=True, b_w=True, w=const_w(L["eps"]))]
-        mf = L["mant_rsqrt"]
-        base = L["xn_frac"] - L["ln_shift"] - f[p + "ln_xn"].frac_bits
-        ins.append(wide(p + "ln_m", 1, 1, (ln_m, 0, 0), v_segs, wb="norm_m"))
-        ins[-1].norm = {"mant_frac": mf, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
-        ins.append(wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, wb="norm_n"))
-        ins[-1].norm = {"mant_frac": mf, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127, "add": min(base, 0)}
-        lut_op(p + "ln_rsqrt", L["rsqrt"], ln_m, ln_rs, 1, 1, s2=0, d2=0)
+                  Seg(k=1, a_one=True, b_w=True, w=const_w(ln.eps_code))]
+        base = ln.xn.frac - ln.shift - f[p + "ln_xn"].frac_bits
+        ins.append(wide(p + "ln_m", 1, 1, (ln_m, 0, 0), v_segs, 32, wb="norm_m"))
+        ins[-1].norm = {"mant_frac": ln.mant_frac, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
+        ins.append(wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, 32, wb="norm_n"))
+        ins[-1].norm = {"mant_frac": ln.mant_frac, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127,
+                        "add": min(base, 0)}
+        lut_op(ln.rsqrt, ln_m, ln_rs, 1, 1, s2=0, d2=0)
         ins.append(Instr(p + "ln_xn", "mac", 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0)),
                                                                Seg(vf=True, b=(ln_e, 0, 0, 0))]).set_fmt(
                                                                    f[p + "ln_xn"], 0))
         ins[-1].rshift = max(base, 0)
-        g, sg, _, fr = L["ln_affine"]
-        g = g[:, 0]
-        braw = qw[p + "norm.bias"]
+        g_t, b_t = ln.affine.terms
         ins.append(Instr(p + "ln_out", "mac", 1, dm, (ln_out, 0, 1), [
-            Seg(k=1, a=(xn, 0, 1, 0), b_w=True, w=elem_w(g), shift=sg),
-            Seg(k=1, a_one=True, b_w=True, w=elem_w(braw), shift=fr - wf(p + "norm.bias"))]).set_fmt(
-                f[p + "ln_out"], fr))
+            Seg(k=1, a=(xn, 0, 1, 0), b_w=True, w=elem_w(qw[g_t.a]), shift=g_t.shift),
+            Seg(k=1, a_one=True, b_w=True, w=elem_w(qw[b_t.a]), shift=b_t.shift)]).set_fmt(f[p + "ln_out"],
+                                                                                          ln.affine.frac))
         # in_proj -> xi (into the newest conv slot) and z
-        wi = qw[m + "in_proj.weight"]
         conv = lay[i]["conv"]
-        xi_slot = conv + (dc - 1) * di_p
-        ip = L["in_proj"]
-        matvec(p + "xi", f[p + "xi"], ip.frac, wi, ln_out, xi_slot, rows=(0, di), shift=ip.shift)
-        matvec(p + "z", f[p + "z"], ip.frac, wi, ln_out, z, rows=(di, di), shift=ip.shift)
+        matvec(L.in_proj, p + "xi", ln_out, conv + (dc - 1) * di_p, rows=(0, di))
+        matvec(L.in_proj, p + "z", ln_out, z, rows=(di, di))
         # conv
-        wc = qw[m + "conv1d.weight"]
-        bc = qw[m + "conv1d.bias"]
+        w_t, b_t = L.conv.terms
+        wc = qw[w_t.a]
         ins.append(Instr(p + "xc", "mac", 1, di, (xc, 0, 1), [
-            Seg(k=dc, a=(conv, 0, 1, di_p), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=L["conv_shift"]),
-            Seg(k=1, a_one=True, b_w=True, w=elem_w(bc), shift=L["conv_frac"] - wf(m + "conv1d.bias"))]).set_fmt(
-                f[p + "xc"], L["conv_frac"]))
+            Seg(k=dc, a=(conv, 0, 1, di_p), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=w_t.shift),
+            Seg(k=1, a_one=True, b_w=True, w=elem_w(qw[b_t.a]), shift=b_t.shift)]).set_fmt(f[p + "xc"], L.conv.frac))
         if dc > 1:  # shift the history: rows 1.. -> 0.. (each row is read before it is overwritten)
             ins.append(wide(p + "conv_shift", dc - 1, di, (conv, di_p, 1),
-                            [Seg(k=1, a=(conv + di_p, di_p, 1, 0), b_w=True, w=const_w(1))]))
-            ins[-1].width = f[p + "xi"].width
-        lut_op(p + "xa", L["silu_xc"], xc, xa, 1, di)
-        xp = L["x_proj"]
-        wx = qw[m + "x_proj.weight"]
-        matvec(p + "xr", f[p + "xr"], xp.frac, wx, xa, xr, rows=(0, r), shift=xp.shift)
-        matvec(p + "B", f[p + "B"], xp.frac, wx, xa, bm, rows=(r, ns), shift=xp.shift)
-        matvec(p + "C", f[p + "C"], xp.frac, wx, xa, cm, rows=(r + ns, ns), shift=xp.shift)
-        dp = L["dt_proj"]
-        matvec(p + "dt_raw", f[p + "dt_raw"], dp.frac, qw[m + "dt_proj.weight"], xr, dt,
-               b=qw[m + "dt_proj.bias"], b_shift=dp.frac - wf(m + "dt_proj.bias"), shift=dp.shift)
-        lut_op(p + "dt", L["softplus"], dt, dt, 1, di)
+                            [Seg(k=1, a=(conv + di_p, di_p, 1, 0), b_w=True, w=const_w(1))], f[p + "xi"].width))
+        lut_op(L.silu_xc, xc, xa, 1, di)
+        matvec(L.x_proj, p + "xr", xa, xr, rows=(0, r))
+        matvec(L.x_proj, p + "B", xa, bm, rows=(r, ns))
+        matvec(L.x_proj, p + "C", xa, cm, rows=(r + ns, ns))
+        matvec(L.dt_proj, p + "dt_raw", xr, dt)
+        lut_op(L.softplus, dt, dt, 1, di)
         # state update over (d, n): lanes over the longer axis (tr, sd, sn above)
-        a2 = L["A2"][:, :, 0]
+        a2 = qw[L.dA.terms[0].a]
         n1, n2 = (ns, di) if tr else (di, ns)
 
         def dn(s_d, s_n):  # strides (s1, s2) for an operand with address stride s_d along d, s_n along n
@@ -414,84 +400,73 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
             return (lambda i1, j2, k: int(arr[j2, i1])) if tr else (lambda i1, j2, k: int(arr[i1, j2]))
 
         ins.append(Instr(p + "dA", "mac", n1, n2, (da, *dn(sd, sn)), [
-            Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn(a2))]).set_fmt(f[p + "dA"], L["dA_frac"]))
-        lut_op(p + "Abar", L["exp2"], da, abar, n1, n2, *dn(sd, sn), *dn(sd, sn))
+            Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn(a2))]).set_fmt(f[p + "dA"], L.dA.frac))
+        lut_op(L.exp2_decay, da, abar, n1, n2, *dn(sd, sn), *dn(sd, sn))
         ins.append(Instr(p + "dtx", "mac", 1, di, (dtx, 0, 1), [
-            Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))]).set_fmt(f[p + "dtx"], L["dtx_frac"]))
+            Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))]).set_fmt(f[p + "dtx"], L.dtx.frac))
         h = lay[i]["h"]
+        h_t, b_t = L.h.terms
         ins.append(Instr(p + "h", "mac", n1, n2, (h, *dn(sd, sn)), [
-            Seg(k=1, a=(h, *dn(sd, sn), 0), b=(abar, *dn(sd, sn), 0), shift=L["h_sa"]),
-            Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=L["h_sb"])]).set_fmt(f[p + "h"], L["h_frac"]))
+            Seg(k=1, a=(h, *dn(sd, sn), 0), b=(abar, *dn(sd, sn), 0), shift=h_t.shift),
+            Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=b_t.shift)]).set_fmt(f[p + "h"], L.h.frac))
+        c_t, d_t = L.y.terms
         ins.append(Instr(p + "y", "mac", 1, di, (y, 0, 1), [
-            Seg(k=ns, a=(h, 0, sd, sn), b=(cm, 0, 0, 1), shift=L["y_sc"]),
-            Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=elem_w(L["D"][:, 0]), shift=L["y_sd"])]).set_fmt(f[p + "y"],
-                                                                                                  L["y_frac"]))
-        lut_op(p + "zs", L["silu_z"], z, zs, 1, di)
+            Seg(k=ns, a=(h, 0, sd, sn), b=(cm, 0, 0, 1), shift=c_t.shift),
+            Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=elem_w(qw[d_t.a]), shift=d_t.shift)]).set_fmt(f[p + "y"], L.y.frac))
+        lut_op(L.silu_z, z, zs, 1, di)
         ins.append(Instr(p + "gate", "mac", 1, di, (gate, 0, 1), [
-            Seg(k=1, a=(y, 0, 1, 0), b=(zs, 0, 1, 0))]).set_fmt(f[p + "gate"], L["gate_frac"]))
-        op = L["out_proj"]
-        wo = qw[m + "out_proj.weight"]
+            Seg(k=1, a=(y, 0, 1, 0), b=(zs, 0, 1, 0))]).set_fmt(f[p + "gate"], L.gate.frac))
+        w_t, u_t = L.out.terms
+        wo = qw[w_t.a]
         ins.append(Instr(p + "out", "mac", 1, dm, (u, 0, 1), [
-            Seg(k=di, a=(gate, 0, 0, 1), b_w=True, w=lambda i1, j2, k, wo=wo: int(wo[j2, k]),
-                shift=L["out_sp"] + op.shift),
-            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(1), shift=L["out_su"])]).set_fmt(f[p + "out"],
-                                                                                          L["out_frac"]))
+            Seg(k=di, a=(gate, 0, 0, 1), b_w=True, w=lambda i1, j2, k, wo=wo: int(wo[j2, k]), shift=w_t.shift),
+            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(1), shift=u_t.shift)]).set_fmt(f[p + "out"], L.out.frac))
     # head: online softmax
-    at = fm.attn
-    matvec("head.score", f["head.score"], at.frac, qw["head.attn.weight"], u, score,
-           b=qw["head.attn.bias"], b_shift=at.frac - wf("head.attn.bias"), shift=at.shift)
+    matvec(hp.score, "head.score", u, score)
     dsegs = [Seg(k=1, a=(score, 0, 1, 0), b_w=True, w=const_w(1)),
              Seg(k=1, a=(sm_m, 0, 1, 0), b_w=True, w=const_w(-1))]
-    ins.append(wide("head.gt", 1, dm, (gt, 0, 1), dsegs, wb="flag"))
-    ins.append(wide("head.diff", 1, dm, (diff, 0, 1), dsegs, wb="abs"))
-    lut_op("head.sm_e", fm.exp2_sm, diff, sme, 1, dm)
-    one_e = int(fm.one_e)
+    ins.append(wide("head.gt", 1, dm, (gt, 0, 1), dsegs, 32, wb="flag"))
+    ins.append(wide("head.diff", 1, dm, (diff, 0, 1), dsegs, 32, wb="abs"))
+    lut_op(hp.exp2_softmax, diff, sme, 1, dm)
+    ab_width = max(hp.one.bit_length(), f["head.sm_e"].width) + 1  # a, b: an sm_e code or 1.0
     ins.append(wide("head.ngt", 1, dm, (ngt, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=const_w(1)),
-                                                    Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(-1))]))
-    ins[-1].width = 2
+                                                    Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(-1))], 2))
     ins.append(wide("head.a", 1, dm, (sa, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(sme, 0, 1, 0)),
-                                                  Seg(k=1, a=(ngt, 0, 1, 0), b_w=True, w=const_w(one_e))]))
-    ins.append(wide("head.b", 1, dm, (sb, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(one_e)),
-                                                  Seg(k=1, a=(ngt, 0, 1, 0), b=(sme, 0, 1, 0))]))
-    ins[-1].width = ins[-2].width = max(one_e.bit_length(), f["head.sm_e"].width) + 1
-    fl = f["head.sm_l"].frac_bits
+                                                  Seg(k=1, a=(ngt, 0, 1, 0), b_w=True, w=const_w(hp.one))], ab_width))
+    ins.append(wide("head.b", 1, dm, (sb, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(hp.one)),
+                                                  Seg(k=1, a=(ngt, 0, 1, 0), b=(sme, 0, 1, 0))], ab_width))
+    l_t, b_t = hp.sm_l.terms
     ins.append(Instr("head.sm_l", "mac", 1, dm, (sm_l, 0, 1), [
-        Seg(k=1, a=(sm_l, 0, 1, 0), b=(sa, 0, 1, 0)),
-        Seg(k=1, a=(sb, 0, 1, 0), b_w=True, w=const_w(1), shift=fl)]).set_fmt(f["head.sm_l"], fm.l_frac))
+        Seg(k=1, a=(sm_l, 0, 1, 0), b=(sa, 0, 1, 0), shift=l_t.shift),
+        Seg(k=1, a=(sb, 0, 1, 0), b_w=True, w=const_w(1), shift=b_t.shift)]).set_fmt(f["head.sm_l"], hp.sm_l.frac))
+    a_t, f_t = hp.sm_acc.terms
     ins.append(Instr("head.sm_acc", "mac", 1, dm, (sm_acc, 0, 1), [
-        Seg(k=1, a=(sm_acc, 0, 1, 0), b=(sa, 0, 1, 0), shift=fm.acc_s1),
-        Seg(k=1, a=(u, 0, 1, 0), b=(sb, 0, 1, 0), shift=fm.acc_s2)]).set_fmt(f["head.sm_acc"], fm.acc_frac))
+        Seg(k=1, a=(sm_acc, 0, 1, 0), b=(sa, 0, 1, 0), shift=a_t.shift),
+        Seg(k=1, a=(u, 0, 1, 0), b=(sb, 0, 1, 0), shift=f_t.shift)]).set_fmt(f["head.sm_acc"], hp.sm_acc.frac))
     ins.append(wide("head.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(score, 0, 1, 0)),
-                                                       Seg(k=1, a=(ngt, 0, 1, 0), b=(sm_m, 0, 1, 0))]))
-    ins[-1].width = f["head.score"].width
+                                                       Seg(k=1, a=(ngt, 0, 1, 0), b=(sm_m, 0, 1, 0))],
+                    f["head.score"].width))
     # ================= FINISH
     entry["finish"] = len(ins)
+    fl = f["head.sm_l"].frac_bits
     lsegs = [Seg(k=1, a=(sm_l, 0, 1, 0), b_w=True, w=const_w(1))]
-    mr = fm.mant_recip
-    ins.append(wide("head.rc_m", 1, dm, (rm, 0, 1), lsegs, wb="norm_m"))
-    ins[-1].norm = {"mant_frac": mr, "even": 0, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
-    base = fm.pool_frac - f["head.pooled"].frac_bits
-    ins.append(wide("head.rc_n", 1, dm, (rn, 0, 1), lsegs, wb="norm_n"))
-    ins[-1].norm = {"mant_frac": mr, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": fm.p_max,
+    ins.append(wide("head.rc_m", 1, dm, (rm, 0, 1), lsegs, 32, wb="norm_m"))
+    ins[-1].norm = {"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
+    base = hp.pooled_frac - f["head.pooled"].frac_bits
+    ins.append(wide("head.rc_n", 1, dm, (rn, 0, 1), lsegs, 32, wb="norm_n"))
+    ins[-1].norm = {"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": hp.p_max,
                     "add": min(base, 0)}
-    lut_op("head.sm_recip", fm.recip, rm, rcp, 1, dm)
+    lut_op(hp.recip, rm, rcp, 1, dm)
     ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0)),
                                                                    Seg(vf=True, b=(rn, 0, 1, 0))]).set_fmt(
                                                                        f["head.pooled"], 0))
     ins[-1].rshift = max(base, 0)
-    for a_, b_, (w_, bias_), fmt_, dst, lut_, gdst in (
-        (pooled, "head.mlp0", ("head.mlp.0.weight", "head.mlp.0.bias"), f["head.mlp0"], m0, fm.gelu0, g0),
-        (g0, "head.mlp2", ("head.mlp.2.weight", "head.mlp.2.bias"), f["head.mlp2"], m2, fm.gelu2, g2),
-    ):
-        aff = fm.mlp0 if b_ == "head.mlp0" else fm.mlp2
-        matvec(b_, fmt_, aff.frac, qw[w_], a_, dst, b=qw[bias_], b_shift=aff.frac - wf(bias_), shift=aff.shift)
-        lut_op("head.gelu" + b_[-1], lut_, dst, gdst, 1, hh)
-    a4 = fm.mlp4
-    w4, b4 = qw["head.mlp.4.weight"], qw["head.mlp.4.bias"]
-    matvec("mu", f["mu"], a4.frac, w4, g2, out, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"), shift=a4.shift,
-           rows=(0, 1))
-    matvec("log_var", f["log_var"], a4.frac, w4, g2, out_lv, b=b4, b_shift=a4.frac - wf("head.mlp.4.bias"),
-           shift=a4.shift, rows=(1, 1))
+    matvec(hp.mlp0, "head.mlp0", pooled, m0)
+    lut_op(hp.gelu0, m0, g0, 1, hh)
+    matvec(hp.mlp2, "head.mlp2", g0, m2)
+    lut_op(hp.gelu2, m2, g2, 1, hh)
+    matvec(hp.mlp4, "mu", g2, out, rows=(0, 1))
+    matvec(hp.mlp4, "log_var", g2, out_lv, rows=(1, 1))
     entry["end"] = len(ins)
     banks = assemble_weights(ins, lanes)
     mul_a_w, mul_b_w = _operand_widths(ins, x_in, f["input"].width, lanes, banks)

@@ -1,0 +1,346 @@
+"""The op plan: the model's integer arithmetic, described once.
+
+:func:`build_plan` derives it from a checkpoint's (dims, tensors) and a precision config. It lists every op of
+DESIGN.md §1 in execution order, each with its operands, its output signal(s) and their formats, the fraction bits
+and exact width of its accumulator, the alignment shift of every term and the table it uses. Every implementation
+follows it and computes none of it again:
+
+- the fixed-point golden model (:mod:`venom_fpga.fixed.model`) executes it in numpy;
+- the HLS exporter (:mod:`venom_fpga.hls.export`) renders its accumulator types and table configs;
+- the RTL compiler (:mod:`venom_fpga.rtl.isa`) compiles it into instructions.
+
+The rule (DESIGN.md §2): an op forms ``sum_i (a_i * b_i) << shift_i`` exactly, on the common fraction
+``frac = max_i frac(a_i) + frac(b_i)`` (``shift_i`` = the difference), then quantizes once into each output
+signal's format. Accumulator bounds come from the formats alone (``count * max|a| * max|b|`` per term), so any
+weights of the configured formats fit, and every bound is checked to stay below 2**62 (the golden model computes
+in int64).
+
+Kinds of op: :class:`Sum` (the rule above), :class:`Table` (an integer table of :mod:`venom_fpga.fixed.lut`), and
+two ops with a normalisation step of their own, :class:`LayerNormPlan` (LayerNorm without division) and the
+head's streaming softmax pooling (:class:`HeadPlan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from venom_fpga.fixed import lut as lutmod
+from venom_fpga.fixed.precision import DSP_OPERAND_BITS, PrecisionConfig, folded_tensors
+from venom_fpga.fixed.qformat import QFormat, SaturationCounter
+from venom_fpga.model.dims import ModelDims
+
+I64_LIMIT = 62  # every exact intermediate must stay below 2**62 in magnitude (the golden model runs in int64)
+ONE = "1"  # the operand of a term that is a single code (a bias, the residual, a constant)
+
+
+class PlanError(ValueError):
+    """A precision config whose exact arithmetic does not fit, explained in one line."""
+
+
+def mag(fmt: QFormat) -> int:
+    """Largest code magnitude of a format."""
+    return max(abs(fmt.min_code), abs(fmt.max_code))
+
+
+def check_bits(value: int, what: str) -> None:
+    if value >= 1 << I64_LIMIT:
+        raise PlanError(f"{what} may reach {int(value).bit_length()} bits (> {I64_LIMIT}); narrow the formats involved")
+
+
+@dataclass(frozen=True)
+class Term:
+    """``count`` products ``a * b`` (or ``count`` codes ``a`` when ``b`` is ONE) summed, shifted left by ``shift``."""
+
+    a: str  # a signal, a weight tensor or a state (names of the precision config)
+    b: str  # the second factor, or ONE
+    frac: int  # fraction bits of one product
+    shift: int  # left shift onto the accumulator's fraction bits
+    bound: int  # max |sum of the term's products|, in units of 2**-frac
+    count: int = 1  # products per output (the inner dimension of a matrix-vector product)
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``outputs[j] = quantize(sum_i terms[i])``: an exact sum of products, rounded once per output signal."""
+
+    name: str
+    outputs: tuple[str, ...]
+    terms: tuple[Term, ...]
+    frac: int  # fraction bits of the accumulator
+    bound: int  # max |accumulator|, in units of 2**-frac
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed width that holds the accumulator exactly."""
+        return max(self.bound.bit_length() + 1, 2)
+
+    def term(self, a: str) -> Term:
+        """The term whose first operand is ``a``."""
+        found = [t for t in self.terms if t.a == a]
+        if len(found) != 1:
+            raise KeyError(f"{self.name}: no single term of operand {a}")
+        return found[0]
+
+    def describe(self) -> str:
+        terms = " + ".join((f"{t.count}x " if t.count > 1 else "") + (t.a if t.b == ONE else f"{t.a}*{t.b}")
+                           + (f" <<{t.shift}" if t.shift else "") for t in self.terms)
+        return f"{','.join(self.outputs)} = {terms}   [acc {self.acc_bits} b, frac {self.frac}]"
+
+
+@dataclass(frozen=True)
+class Table:
+    """``output = lut(input)``: one use of an integer table (the table may be shared by several uses)."""
+
+    name: str  # the use, e.g. layers.0.silu_xc
+    input: str
+    output: str
+    lut: lutmod.Lut
+
+    def describe(self) -> str:
+        return f"{self.output} = {self.lut.family}({self.input})   [table {self.lut.kind}, {len(self.lut.codes)} entries]"
+
+
+def _product(a: str, fa: QFormat, b: str, fb: QFormat, count: int = 1) -> tuple[str, str, int, int, int]:
+    return a, b, fa.frac_bits + fb.frac_bits, count * mag(fa) * mag(fb), count
+
+
+def _code(a: str, fa: QFormat, count: int = 1) -> tuple[str, str, int, int, int]:
+    return a, ONE, fa.frac_bits, count * mag(fa), count
+
+
+def make_sum(name: str, outputs: tuple[str, ...], terms: list[tuple[str, str, int, int, int]]) -> Sum:
+    """Align the terms on their largest fraction, bound the sum and check that it fits."""
+    frac = max(t[2] for t in terms)
+    ts = tuple(Term(a, b, fr, frac - fr, bound, count) for a, b, fr, bound, count in terms)
+    total = sum(t.bound << t.shift for t in ts)
+    check_bits(total, name)
+    return Sum(name, tuple(outputs), ts, frac, total)
+
+
+@dataclass(frozen=True)
+class LayerNormPlan:
+    """LayerNorm without division (all exact integers until two roundings), on U = the residual's codes:
+
+    c_j = d U_j - sum U;  V = sum c^2 + eps_code;  V = m 2**e (e even, m in [1, 4): ``rsqrt`` of m);
+    CN_j = c_j << (shift - e/2) (exact);  ln_xn = CN rsqrt (``xn``);  ln_out = gamma' ln_xn + beta (``affine``)."""
+
+    name: str
+    input: str  # the residual signal
+    d: int
+    eps_code: int  # round(eps d^3 2**(2 F_u)): eps in V's units
+    sum_bits: int  # signed width of sum U and d U_j
+    c_max: int  # |c| <= c_max
+    c_bits: int
+    v_max: int
+    shift: int  # S = e_max / 2
+    cn_bits: int
+    mant_frac: int  # fraction bits of the normalised mantissa m
+    rsqrt: Table
+    xn: Sum  # CN * rsqrt (CN's variable exponent e/2 is a right shift of the rounding)
+    affine: Sum
+
+    def describe(self) -> str:
+        return (f"{self.xn.outputs[0]} = LayerNorm({self.input}) without division   [c {self.c_bits} b, "
+                f"V {self.v_max.bit_length()} b, rsqrt on a {self.mant_frac}-bit mantissa]")
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One pre-norm residual Mamba block, ops in execution order."""
+
+    index: int
+    prefix: str  # layers.{i}.
+    residual: str  # the input signal u
+    norm: LayerNormPlan
+    in_proj: Sum  # [xi, z] = W_in ln_out
+    conv: Sum  # xc = b_c + sum_k w_c[:, k] xi_{t-(d_conv-1)+k}  (history: the last d_conv - 1 xi codes)
+    silu_xc: Table
+    x_proj: Sum  # [xr, B, C] = W_x xa
+    dt_proj: Sum  # dt_raw = W_dt xr + b_dt
+    softplus: Table
+    dA: Sum  # dt (x) A2, A2 = exp(A_log) log2(e)
+    exp2_decay: Table  # Abar = 2**-dA
+    dtx: Sum  # dt xa
+    h: Sum  # Abar h + dtx (x) B
+    y: Sum  # sum_n C h + D xa
+    silu_z: Table
+    gate: Sum  # y SiLU(z)
+    out: Sum  # u + W_out gate
+
+    def ops(self) -> Iterator[Any]:
+        yield from (self.norm, self.in_proj, self.conv, self.silu_xc, self.x_proj, self.dt_proj, self.softplus,
+                    self.dA, self.exp2_decay, self.dtx, self.h, self.y, self.silu_z, self.gate, self.out)
+
+
+@dataclass(frozen=True)
+class HeadPlan:
+    """Streaming attention pooling (powers of two, O(1) state per window) and the MLP.
+
+    Per sample: score = W_a' f + b_a'; sm_e = 2**-|score - m|; (a, b) = (sm_e, one) if score > m else (one, sm_e);
+    sm_l = l a + b; sm_acc = acc a + b f; m = max(m, score). Finish: l = m_l 2**p (m_l in [1, 2): ``recip``);
+    pooled = acc recip 2**-(p - F_l) (a variable right shift, one rounding); then the MLP."""
+
+    feature: str  # the backbone feature f (the last layer's out)
+    score: Sum
+    diff: QFormat  # |score - m|
+    exp2_softmax: Table
+    one: int  # the code of 1.0 in sm_e's fraction bits
+    sm_l: Sum
+    sm_acc: Sum
+    m_init: int  # initial running max: the score format's minimum code (l = 1, acc = f after the first sample)
+    recip: Table
+    mant_frac: int
+    p_max: int  # p - F_l in [0, p_max]
+    pooled_frac: int  # fraction bits of acc * recip (before the variable shift)
+    pooled_bound: int
+    mlp0: Sum
+    gelu0: Table
+    mlp2: Sum
+    gelu2: Table
+    mlp4: Sum  # [mu, log_var]
+
+    def step_ops(self) -> Iterator[Any]:
+        yield from (self.score, self.exp2_softmax, self.sm_l, self.sm_acc)
+
+    def finish_ops(self) -> Iterator[Any]:
+        yield from (self.recip, self.mlp0, self.gelu0, self.mlp2, self.gelu2, self.mlp4)
+
+
+@dataclass(frozen=True)
+class OpPlan:
+    """The whole datapath: ``embed``, ``layers``, ``head``; the folded, quantized weights it multiplies by."""
+
+    dims: ModelDims
+    precision: PrecisionConfig
+    weights: dict[str, np.ndarray]  # canonical name -> int64 codes of the folded tensor (precision.weights[name])
+    weight_saturation: SaturationCounter
+    luts: dict[str, lutmod.Lut]  # table use -> table
+    embed: Sum
+    layers: tuple[LayerPlan, ...]
+    head: HeadPlan
+
+    def fmt(self, name: str) -> QFormat:
+        """The format of a signal or a weight tensor."""
+        return self.precision.signals[name] if name in self.precision.signals else self.precision.weights[name]
+
+    def step_ops(self) -> Iterator[Any]:
+        """The ops of one sample, in execution order."""
+        yield self.embed
+        for layer in self.layers:
+            yield from layer.ops()
+        yield from self.head.step_ops()
+
+    def describe(self) -> str:
+        lines = ["per sample:"] + [f"  {op.describe()}" for op in self.step_ops()]
+        lines += ["at the end of the window:"] + [f"  {op.describe()}" for op in self.head.finish_ops()]
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ derivation
+def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: PrecisionConfig) -> OpPlan:
+    """The op plan of a model under a precision config (raises PlanError when an exact sum cannot fit)."""
+    if precision.dims != dims:
+        raise PlanError(f"precision config dims {precision.dims.to_dict()} differ from the model's {dims.to_dict()}")
+    sig, wf = precision.signals, precision.weights
+    luts = lutmod.build_luts(dims.n_layers, sig, precision.luts)
+    _check_table_operands(luts, precision)
+    saturation = SaturationCounter()
+    weights = {name: wf[name].from_float(v, counter=saturation, name=name)
+               for name, v in folded_tensors(dims, tensors).items()}
+
+    def affine(name, outputs, x, weight, bias=None, count=None, extra=()):
+        w = wf[weight]
+        n_in = count if count is not None else weights[weight].shape[-1]
+        terms = [_product(weight, w, x, sig[x], n_in)]
+        if bias is not None:
+            terms.append(_code(bias, wf[bias]))
+        return make_sum(name, outputs, terms + list(extra))
+
+    def table(use, x, y):
+        return Table(use, x, y, luts[use])
+
+    embed = affine("embed", ("embed",), "input", "embed.weight", "embed.bias")
+    layers = []
+    for i in range(dims.n_layers):
+        p, m = f"layers.{i}.", f"layers.{i}.mixer."
+        u = "embed" if i == 0 else f"layers.{i - 1}.out"
+        lb = precision.ln_bounds(i)
+        f_r = sig[p + "ln_rsqrt"]
+        xn = make_sum(p + "ln_xn", (p + "ln_xn",), [(p + "ln_cn", p + "ln_rsqrt", lb["shift"] + f_r.frac_bits,
+                                                     (1 << (lb["shift"] + 1)) * mag(f_r), 1)])
+        norm = LayerNormPlan(
+            p + "norm", u, dims.d_model, precision.ln_eps_code(i), (dims.d_model * mag(sig[u])).bit_length() + 1,
+            lb["c_max"], lb["c_bits"], lb["v_max"],
+            lb["shift"], lb["cn_bits"], precision.luts["rsqrt"]["mant_frac"], table(p + "rsqrt", p + "ln_v", p + "ln_rsqrt"),
+            xn,
+            make_sum(p + "ln_out", (p + "ln_out",), [_product(p + "norm.weight", wf[p + "norm.weight"], p + "ln_xn",
+                                                              sig[p + "ln_xn"]), _code(p + "norm.bias", wf[p + "norm.bias"])]),
+        )
+        check_bits(lb["v_max"], p + "LayerNorm V")
+        layers.append(LayerPlan(
+            i, p, u, norm,
+            in_proj=affine(p + "in_proj", (p + "xi", p + "z"), p + "ln_out", m + "in_proj.weight"),
+            conv=affine(p + "conv", (p + "xc",), p + "xi", m + "conv1d.weight", m + "conv1d.bias"),
+            silu_xc=table(p + "silu_xc", p + "xc", p + "xa"),
+            x_proj=affine(p + "x_proj", (p + "xr", p + "B", p + "C"), p + "xa", m + "x_proj.weight"),
+            dt_proj=affine(p + "dt_proj", (p + "dt_raw",), p + "xr", m + "dt_proj.weight", m + "dt_proj.bias"),
+            softplus=table(p + "softplus", p + "dt_raw", p + "dt"),
+            dA=make_sum(p + "dA", (p + "dA",), [_product(m + "A_log", wf[m + "A_log"], p + "dt", sig[p + "dt"])]),
+            exp2_decay=table(p + "exp2_decay", p + "dA", p + "Abar"),
+            dtx=make_sum(p + "dtx", (p + "dtx",), [_product(p + "dt", sig[p + "dt"], p + "xa", sig[p + "xa"])]),
+            h=make_sum(p + "h", (p + "h",), [_product(p + "h", sig[p + "h"], p + "Abar", sig[p + "Abar"]),
+                                            _product(p + "dtx", sig[p + "dtx"], p + "B", sig[p + "B"])]),
+            y=make_sum(p + "y", (p + "y",), [_product(p + "h", sig[p + "h"], p + "C", sig[p + "C"], dims.d_state),
+                                            _product(m + "D", wf[m + "D"], p + "xa", sig[p + "xa"])]),
+            silu_z=table(p + "silu_z", p + "z", p + "zs"),
+            gate=make_sum(p + "gate", (p + "gate",), [_product(p + "y", sig[p + "y"], p + "zs", sig[p + "zs"])]),
+            out=affine(p + "out", (p + "out",), p + "gate", m + "out_proj.weight", extra=[_code(u, sig[u])]),
+        ))
+    head = _head_plan(dims, sig, wf, weights, luts, affine, table)
+    return OpPlan(dims, precision, weights, saturation, luts, embed, tuple(layers), head)
+
+
+def _head_plan(dims, sig, wf, weights, luts, affine, table) -> HeadPlan:
+    f = f"layers.{dims.n_layers - 1}.out"
+    fe, fl, fa, fr = sig["head.sm_e"], sig["head.sm_l"], sig["head.sm_acc"], sig["head.sm_recip"]
+    one = 1 << fe.frac_bits
+    if one > fe.max_code:
+        raise PlanError(f"signals.head.sm_e ({fe.ctype()}) cannot hold 1.0")
+    # a and b are sm_e codes or 1.0 (one <= the format's max code): both terms are bounded by sm_e's format
+    sm_l = make_sum("head.sm_l", ("head.sm_l",), [_product("head.sm_l", fl, "head.sm_a", fe), _code("head.sm_b", fe)])
+    sm_acc = make_sum("head.sm_acc", ("head.sm_acc",), [_product("head.sm_acc", fa, "head.sm_a", fe),
+                                                        _product(f, sig[f], "head.sm_b", fe)])
+    p_max = fl.width - 1 - fl.frac_bits  # l >= 1 after any sample: p - F_l in [0, p_max]
+    pooled_frac = fa.frac_bits + fr.frac_bits
+    pooled_bound = mag(fa) * mag(fr)
+    check_bits(pooled_bound, "head.sm_acc * sm_recip")
+    j = lutmod.shifted_sticky_bits(sig["head.pooled"], pooled_frac)
+    check_bits((pooled_bound >> j) + 1 << p_max, "head.pooled")
+    return HeadPlan(
+        feature=f,
+        score=affine("head.score", ("head.score",), f, "head.attn.weight", "head.attn.bias"),
+        diff=lutmod.softmax_diff_format(sig["head.score"]),
+        exp2_softmax=table("head.exp2_softmax", "head.diff", "head.sm_e"),
+        one=one, sm_l=sm_l, sm_acc=sm_acc, m_init=sig["head.score"].min_code,
+        recip=table("head.recip", "head.sm_l", "head.sm_recip"),
+        mant_frac=luts["head.recip"].in_fmt.frac_bits,
+        p_max=p_max, pooled_frac=pooled_frac, pooled_bound=pooled_bound,
+        mlp0=affine("head.mlp0", ("head.mlp0",), "head.pooled", "head.mlp.0.weight", "head.mlp.0.bias"),
+        gelu0=table("head.gelu0", "head.mlp0", "head.gelu0"),
+        mlp2=affine("head.mlp2", ("head.mlp2",), "head.gelu0", "head.mlp.2.weight", "head.mlp.2.bias"),
+        gelu2=table("head.gelu2", "head.mlp2", "head.gelu2"),
+        mlp4=affine("head.mlp4", ("mu", "log_var"), "head.gelu2", "head.mlp.4.weight", "head.mlp.4.bias"),
+    )
+
+
+def _check_table_operands(luts: dict[str, lutmod.Lut], precision: PrecisionConfig) -> None:
+    """The interpolation multiply (T[i+1] - T[i]) * r: both operands at most 18 bits unless a reason is given."""
+    for lut in luts.values():
+        widths = (lut.delta_bits(), lut.shift + 1)
+        if max(widths) > DSP_OPERAND_BITS and f"luts.{lut.family}" not in precision.why:
+            raise PlanError(f"LUT {lut.name}: interpolation operands are {widths[0]} x {widths[1]} bits "
+                            f"(> {DSP_OPERAND_BITS}); add why['luts.{lut.family}']")
