@@ -592,99 +592,21 @@ def probe_windows(length: int = PROBE_LENGTH, n: int = 192, amplitude: float = 1
 
 
 def float_signal_ranges(dims: ModelDims, tensors: dict[str, np.ndarray], iq: np.ndarray) -> dict[str, float]:
-    """max |value| of every datapath signal in float64 (the DESIGN.md §1 equations, in the fixed datapath's
-    decomposition: folded tensors, online softmax state), for choosing integer bits. The normalised-mantissa
-    table outputs (ln_rsqrt, sm_recip) have no float counterpart and are left out."""
-    from scipy.special import erf
+    """max |value| of every datapath signal on windows ``iq``, from the float model's recurrent mode (float64), which
+    reports each intermediate under its fixed-point signal name. The normalised-mantissa table outputs (ln_rsqrt,
+    sm_recip) have no float counterpart and are left out."""
+    import torch
 
-    w = folded_tensors(dims, tensors)
+    from venom_fpga.model.float_model import VenomModel
+
     rng: dict[str, float] = {}
 
-    def rec(name, v):
-        rng[name] = max(rng.get(name, 0.0), float(np.max(np.abs(v))) if np.size(v) else 0.0)
+    def probe(name: str, v: torch.Tensor) -> None:
+        rng[name] = max(rng.get(name, 0.0), float(v.abs().max()) if v.numel() else 0.0)
 
-    x = np.asarray(iq, dtype=np.float64)
-    n_win, length, _ = x.shape
-    rec("input", x)
-    u = x @ w["embed.weight"].T + w["embed.bias"]
-    rec("embed", u)
-    silu = lambda v: v / (1.0 + np.exp(-v))  # noqa: E731
-    d = dims.d_model
-    for i in range(dims.n_layers):
-        p = f"layers.{i}."
-        c = u - u.mean(-1, keepdims=True)
-        rs = 1.0 / np.sqrt((c * c).mean(-1, keepdims=True) + LN_EPS)
-        xn = c * rs / math.sqrt(d)
-        rec(p + "ln_xn", xn)
-        nrm = xn * w[p + "norm.weight"] + w[p + "norm.bias"]
-        rec(p + "ln_out", nrm)
-        xz = nrm @ w[p + "mixer.in_proj.weight"].T
-        xi, z = xz[..., : dims.d_inner], xz[..., dims.d_inner :]
-        rec(p + "xi", xi)
-        rec(p + "z", z)
-        wc = w[p + "mixer.conv1d.weight"]
-        xp = np.concatenate([np.zeros((n_win, dims.d_conv - 1, dims.d_inner)), xi], 1)
-        xc = w[p + "mixer.conv1d.bias"] + sum(wc[:, k] * xp[:, k : k + length] for k in range(dims.d_conv))
-        rec(p + "xc", xc)
-        xa = silu(xc)
-        rec(p + "xa", xa)
-        rbc = xa @ w[p + "mixer.x_proj.weight"].T
-        r, ns = dims.dt_rank, dims.d_state
-        xr, bb, cc = rbc[..., :r], rbc[..., r : r + ns], rbc[..., r + ns :]
-        rec(p + "xr", xr)
-        rec(p + "B", bb)
-        rec(p + "C", cc)
-        dt_raw = xr @ w[p + "mixer.dt_proj.weight"].T + w[p + "mixer.dt_proj.bias"]
-        rec(p + "dt_raw", dt_raw)
-        dt = np.logaddexp(0.0, dt_raw)
-        rec(p + "dt", dt)
-        dtx = dt * xa
-        rec(p + "dtx", dtx)
-        h = np.zeros((n_win, dims.d_inner, ns))
-        ys = np.empty_like(xa)
-        a2 = w[p + "mixer.A_log"]
-        for t in range(length):
-            da = dt[:, t, :, None] * a2
-            rec(p + "dA", da)
-            rec(p + "Abar", np.exp2(-da))
-            h = np.exp2(-da) * h + dtx[:, t, :, None] * bb[:, t, None, :]
-            rec(p + "h", h)
-            ys[:, t] = (h * cc[:, t, None, :]).sum(-1) + w[p + "mixer.D"] * xa[:, t]
-        rec(p + "y", ys)
-        zs = silu(z)
-        rec(p + "zs", zs)
-        g = ys * zs
-        rec(p + "gate", g)
-        u = u + g @ w[p + "mixer.out_proj.weight"].T
-        rec(p + "out", u)
-    s = u @ w["head.attn.weight"].T + w["head.attn.bias"]
-    rec("head.score", s)
-    m = np.full((n_win, d), -np.inf)
-    l_ = np.zeros((n_win, d))
-    acc = np.zeros((n_win, d))
-    for t in range(length):
-        mn = np.maximum(m, s[:, t])
-        sc, e = np.exp2(m - mn), np.exp2(s[:, t] - mn)
-        l_ = l_ * sc + e
-        rec("head.sm_e", np.where(sc < 1.0, sc, e))
-        acc = acc * sc + e * u[:, t]
-        m = mn
-        rec("head.sm_l", l_)
-        rec("head.sm_acc", acc)
-    pooled = acc / l_
-    rec("head.pooled", pooled)
-    gelu = lambda v: 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))  # noqa: E731
-    h1 = pooled @ w["head.mlp.0.weight"].T + w["head.mlp.0.bias"]
-    rec("head.mlp0", h1)
-    h1 = gelu(h1)
-    rec("head.gelu0", h1)
-    h2 = h1 @ w["head.mlp.2.weight"].T + w["head.mlp.2.bias"]
-    rec("head.mlp2", h2)
-    h2 = gelu(h2)
-    rec("head.gelu2", h2)
-    o = h2 @ w["head.mlp.4.weight"].T + w["head.mlp.4.bias"]
-    rec("mu", o[:, 0])
-    rec("log_var", o[:, 1])
+    model = VenomModel.from_tensors(dims, tensors)
+    with torch.no_grad():
+        model.forward_recurrent(torch.as_tensor(np.asarray(iq, dtype=np.float64)), probe)
     return rng
 
 

@@ -14,6 +14,7 @@ directly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,13 @@ from torch import nn
 from venom_fpga.model.dims import ModelDims
 
 LN_EPS = 1e-5
+LOG2E = 1.0 / math.log(2.0)
+
+Probe = Callable[[str, torch.Tensor], None]
+
+
+def _no_probe(name: str, value: torch.Tensor) -> None:
+    pass
 
 
 class Mixer(nn.Module):
@@ -68,19 +76,30 @@ class Mixer(nn.Module):
         y = torch.einsum("bldn,bln->bld", h, c.to(torch.float64)).to(xa.dtype) + self.D * xa
         return self.out_proj(y * F.silu(z))
 
-    def step(self, n: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor):
-        """Recurrent mode: n (B, d_model), h (B, d_inner, d_state), conv_state (B, d_inner, d_conv-1)."""
-        di = self.dims.d_inner
+    def step(self, n: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor, probe: Probe = _no_probe,
+             prefix: str = ""):
+        """Recurrent mode: n (B, d_model), h (B, d_inner, d_state), conv_state (B, d_inner, d_conv-1). ``probe``
+        sees every intermediate under its fixed-point signal name (``prefix`` + name, see Block.step)."""
+        di, r, ns = self.dims.d_inner, self.dims.dt_rank, self.dims.d_state
         xz = self.in_proj(n)
         xi, z = xz[..., :di], xz[..., di:]
         window = torch.cat([conv_state, xi[..., None]], dim=-1)  # oldest first, as in the equation
         xc = (window * self.conv1d.weight[:, 0, :]).sum(-1) + self.conv1d.bias
         xa = F.silu(xc)
-        dt, b, c = self._selective(xa)
+        rbc = self.x_proj(xa)
+        xr, b, c = rbc[..., :r], rbc[..., r : r + ns], rbc[..., r + ns :]
+        dt_raw = self.dt_proj(xr)
+        dt = F.softplus(dt_raw)
         A = -torch.exp(self.A_log)
-        h = torch.exp(dt[..., None] * A) * h + (dt * xa)[..., None] * b[:, None, :]
+        dtA = dt[..., None] * A
+        h = torch.exp(dtA) * h + (dt * xa)[..., None] * b[:, None, :]
         y = (h * c[:, None, :]).sum(-1) + self.D * xa
-        return self.out_proj(y * F.silu(z)), h, window[..., 1:]
+        zs = F.silu(z)
+        for name, v in (("xi", xi), ("z", z), ("xc", xc), ("xa", xa), ("xr", xr), ("B", b), ("C", c),
+                        ("dt_raw", dt_raw), ("dt", dt), ("dA", -dtA * LOG2E), ("Abar", torch.exp(dtA)),
+                        ("dtx", dt * xa), ("h", h), ("y", y), ("zs", zs), ("gate", y * zs)):
+            probe(prefix + name, v)
+        return self.out_proj(y * zs), h, window[..., 1:]
 
 
 class Block(nn.Module):
@@ -94,8 +113,16 @@ class Block(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return u + self.mixer(self.norm(u))
 
-    def step(self, u: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor):
-        out, h, conv_state = self.mixer.step(self.norm(u), h, conv_state)
+    def step(self, u: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor, probe: Probe = _no_probe,
+             prefix: str = ""):
+        n = self.norm(u)
+        if probe is not _no_probe:  # the fixed datapath's decomposition: xhat / sqrt(d), then gamma sqrt(d)
+            c = u - u.mean(-1, keepdim=True)
+            xn = c / torch.sqrt((c * c).mean(-1, keepdim=True) + LN_EPS) / math.sqrt(u.shape[-1])
+            probe(prefix + "ln_xn", xn)
+            probe(prefix + "ln_out", n)
+        out, h, conv_state = self.mixer.step(n, h, conv_state, probe, prefix)
+        probe(prefix + "out", u + out)
         return u + out, h, conv_state
 
 
@@ -123,13 +150,17 @@ class PoolState:
     norm: torch.Tensor
     acc: torch.Tensor
 
-    def update(self, s: torch.Tensor, f: torch.Tensor) -> None:
+    def update(self, s: torch.Tensor, f: torch.Tensor, probe: Probe = _no_probe) -> None:
         peak = torch.maximum(self.peak, s)
         rescale = torch.exp(self.peak - peak)
         w = torch.exp(s - peak)
         self.norm = self.norm * rescale + w
         self.acc = self.acc * rescale + w * f
         self.peak = peak
+        probe("head.score", s * LOG2E)  # the fixed datapath's softmax runs in powers of two
+        probe("head.sm_e", torch.where(rescale < 1.0, rescale, w))  # the factor below 1 of the update
+        probe("head.sm_l", self.norm)
+        probe("head.sm_acc", self.acc)
 
     def pooled(self) -> torch.Tensor:
         return self.acc / self.norm
@@ -181,23 +212,34 @@ class VenomModel(nn.Module):
             ),
         )
 
-    def step(self, x_t: torch.Tensor, state: StepState) -> torch.Tensor:
-        """Consume one sample x_t (B, 2); returns the backbone feature f_t and updates ``state``."""
+    def step(self, x_t: torch.Tensor, state: StepState, probe: Probe = _no_probe) -> torch.Tensor:
+        """Consume one sample x_t (B, 2); returns the backbone feature f_t and updates ``state``. ``probe(name,
+        value)`` sees every intermediate under the fixed-point model's signal names (profiling ranges)."""
+        probe("input", x_t)
         u = self.embed(x_t)
+        probe("embed", u)
         for i, layer in enumerate(self.layers):
-            u, state.h[i], state.conv[i] = layer.step(u, state.h[i], state.conv[i])
-        state.pool.update(self.head.attn(u), u)
+            u, state.h[i], state.conv[i] = layer.step(u, state.h[i], state.conv[i], probe, f"layers.{i}.")
+        state.pool.update(self.head.attn(u), u, probe)
         return u
 
-    def finish(self, state: StepState) -> torch.Tensor:
+    def finish(self, state: StepState, probe: Probe = _no_probe) -> torch.Tensor:
         """End of window: the head's MLP on the pooled features -> (B, 2)."""
-        return self.head.mlp(state.pool.pooled())
+        v = state.pool.pooled()
+        probe("head.pooled", v)
+        for name, layer in zip(("head.mlp0", "head.gelu0", "head.mlp2", "head.gelu2"), self.head.mlp):
+            v = layer(v)
+            probe(name, v)
+        out = self.head.mlp[-1](v)
+        probe("mu", out[..., 0])
+        probe("log_var", out[..., 1])
+        return out
 
-    def forward_recurrent(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_recurrent(self, x: torch.Tensor, probe: Probe = _no_probe) -> torch.Tensor:
         state = self.init_state(x.shape[0])
         for t in range(x.shape[1]):
-            self.step(x[:, t], state)
-        return self.finish(state)
+            self.step(x[:, t], state, probe)
+        return self.finish(state, probe)
 
 
 def associative_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
