@@ -18,7 +18,7 @@
 #include "defines.h"
 #include "parameters.h"
 #ifdef VENOM_CSIM_STANDIN
-#include "venom/csim_axis.h"  // g++ C simulation only (python/venom_fpga/export.py)
+#include "venom/csim_axis.h"  // g++ C simulation only (python/venom_fpga/hls/export.py)
 #else
 #include <ap_axi_sdata.h>
 #include <hls_stream.h>

@@ -1,7 +1,7 @@
 // venom-fpga: C-SIMULATION STAND-IN for hls::stream and ap_axiu -- NOT the Xilinx headers, and never synthesized.
 //
 // The open ap_types headers (from hls4ml) have no ap_axi_sdata.h, and their hls_stream.h carries a proprietary
-// notice, so the g++ C simulation of venom-fpga (python/venom_fpga/export.py: compiled with
+// notice, so the g++ C simulation of venom-fpga (python/venom_fpga/hls/export.py: compiled with
 // -DVENOM_CSIM_STANDIN) uses this minimal, behaviour-compatible subset instead: a FIFO with read/write/empty/size
 // and the AXI4-Stream beat struct. Vitis HLS builds (C simulation, synthesis, co-simulation) never define
 // VENOM_CSIM_STANDIN and use <hls_stream.h> and <ap_axi_sdata.h>.

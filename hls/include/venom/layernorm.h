@@ -1,4 +1,4 @@
-// venom-fpga HLS kernels: LayerNorm in exact integers, one rsqrt table and two roundings (fixed_model.py).
+// venom-fpga HLS kernels: LayerNorm in exact integers, one rsqrt table and two roundings (python/venom_fpga/fixed/model.py).
 //
 // With U the codes of u (d = n channels, F_u fraction bits):
 //   c_j  = d U_j - sum_k U_k                                   exact            (|c| < 2**(c_bits-1))

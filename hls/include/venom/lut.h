@@ -1,6 +1,6 @@
 // venom-fpga HLS kernels: nonlinearities as integer tables with linear interpolation (DESIGN.md §2).
 //
-// The tables and their index constants are generated in Python (python/venom_fpga/lut.py, written into the
+// The tables and their index constants are generated in Python (python/venom_fpga/fixed/lut.py, written into the
 // generated luts.h as namespace venom_lut::<use>); the rule below is the one the golden model and the RTL use:
 //
 //   a  = clamp(a, LO_CODE, HI_CODE - 1);  d = a - LO_CODE;  i = d >> SHIFT;  r = d - (i << SHIFT)

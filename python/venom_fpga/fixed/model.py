@@ -1,9 +1,9 @@
 """Bit-accurate fixed-point golden model of VENOM: the DESIGN.md §1 datapath in integers (rules of §2).
 
-Every signal is an ``int64`` array of codes of its format in the precision config (``precision.py``). Each
+Every signal is an ``int64`` array of codes of its format in the precision config (``fixed/precision.py``). Each
 operation forms its result **exactly** (integer products and sums, aligned to a common number of fraction bits)
 and then quantizes **once** into its output signal's format with that format's rounding and overflow modes
-(``QFormat.quantize``; saturations counted per signal name). Nonlinearities are the integer tables of ``lut.py``.
+(``QFormat.quantize``; saturations counted per signal name). Nonlinearities are the integer tables of ``fixed/lut.py``.
 Nothing here depends on summation order, so HLS C++ and Verilog can match it bit for bit. Every fraction, alignment
 shift, bound and table comes from the op plan (``op_plan.py``), which the HLS exporter and the RTL compiler follow too.
 

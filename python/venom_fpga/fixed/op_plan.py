@@ -78,13 +78,6 @@ class Sum:
         """Signed width that holds the accumulator exactly."""
         return max(self.bound.bit_length() + 1, 2)
 
-    def term(self, a: str) -> Term:
-        """The term whose first operand is ``a``."""
-        found = [t for t in self.terms if t.a == a]
-        if len(found) != 1:
-            raise KeyError(f"{self.name}: no single term of operand {a}")
-        return found[0]
-
     def describe(self) -> str:
         terms = " + ".join((f"{t.count}x " if t.count > 1 else "") + (t.a if t.b == ONE else f"{t.a}*{t.b}")
                            + (f" <<{t.shift}" if t.shift else "") for t in self.terms)

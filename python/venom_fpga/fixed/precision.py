@@ -1,7 +1,7 @@
 """The precision config: one ``ap_fixed`` format per datapath signal, per weight tensor and per table.
 
-This JSON file is the single source of truth for the fixed-point golden model (``fixed_model.py``), the tables
-(``lut.py``) and, later, the HLS typedefs and RTL widths. Schema (every key required, unknown keys are errors)::
+This JSON file is the single source of truth of every format: the op plan (``op_plan.py``) derives from it what
+the fixed-point golden model (``model.py``), the tables (``lut.py``), the HLS typedefs and the RTL widths use. Schema (every key required, unknown keys are errors)::
 
     {
       "schema": "venom-fpga-precision/1",

@@ -3,7 +3,7 @@
 A :class:`QFormat` is the single description of one datapath signal. Values are carried as **integer codes** in
 ``int64`` numpy arrays: a code ``c`` of a format with ``F = width - int_bits`` fraction bits stands for ``c * 2**-F``.
 The two conversions reproduce, bit for bit, what assigning to an ``ap_fixed`` variable does in C++ (checked by
-``tests/test_qformat.py`` against the real headers):
+``tests/fixed/test_qformat.py`` against the real headers):
 
 * :meth:`QFormat.quantize` -- an exact value ``codes * 2**-frac`` (e.g. a wide accumulator, or an
   ``ap_fixed<Wsrc,Isrc>`` source) to this format: round the dropped fraction bits with ``rounding``, then apply

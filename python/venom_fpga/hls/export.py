@@ -3,7 +3,7 @@
 The hand-written, header-only kernels live in ``hls/include/venom/`` (templated, driven by config structs, in
 the style of hls4ml's nnet_utils). This module renders only what C++ cannot express -- formats, weights, tables,
 config structs, top functions, test bench -- from the checkpoint and its precision config (the single source of
-truth of every format, shared with ``fixed_model.py``), through the Jinja2 templates in ``hls/templates/``:
+truth of every format, through the op plan shared with the fixed-point model), through the Jinja2 templates in ``hls/templates/``:
 
 ==================== =================================================================================================
 file                 contents
@@ -64,6 +64,7 @@ from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.op_plan import LayerPlan, Sum
 from venom_fpga.fixed.precision import (
     FOLDS,
+    PROBE_LENGTH,
     PrecisionConfig,
     precision_for,
     probe_windows,
@@ -72,26 +73,19 @@ from venom_fpga.fixed.precision import (
 )
 from venom_fpga.fixed.qformat import QFormat
 from venom_fpga.paths import HLS_DIR, build_dir
+from venom_fpga.target import IQ_FIELD_BITS, IQ_WORD_BITS, PART, RECORD_BITS, RECORD_FIELD_BITS, clock_period_ns
 
 KERNEL_INCLUDE = HLS_DIR / "include"
 TEMPLATE_DIR = HLS_DIR / "templates"
 GENERATED_DIR = HLS_DIR / "generated"
 
 COMMAND = "venom-fpga export"
-PART = "xczu48dr-ffvg1517-2-e"  # RFSoC 4x2 (DESIGN.md §3)
-CLOCK_MHZ = 512.0  # MKIDGen3 DSP fabric clock
 VENDOR, LIBRARY, IP_VERSION = "venom-fpga", "venom", "0.1"
 # Folding: venom_top is pipelined at II = reuse factor (cycles per sample). 512 MHz / 16 = 32 MS/s per core,
 # far above one channel's decimated rate (500 kHz), and 16 cycles close the h recurrence (multiply, add, round).
 DEFAULT_REUSE_FACTOR = 16
 N_GOLDEN_PROBE = 8  # golden windows from precision.probe_windows, besides the extremes
-DEFAULT_WINDOW_LENGTH = 126  # golden window length when the checkpoint has none in its metadata
-
-# Interface (DESIGN.md §3): 32-bit input word, I in [15:0], Q in [31:16]; 64-bit output record, two 32-bit fields.
-IQ_WORD_BITS = 32
-IQ_FIELD_BITS = 16
-RECORD_FIELD_BITS = 32
-RECORD_BITS = 2 * RECORD_FIELD_BITS
+DEFAULT_WINDOW_LENGTH = PROBE_LENGTH  # golden window length when the checkpoint has none in its metadata
 
 TEMPLATES = {  # output file -> template
     "defines.h": "defines.h.j2",
@@ -543,7 +537,7 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
         "project": "venom_prj",
         "top": "venom_top",
         "part": PART,
-        "clock_period_ns": f"{1000.0 / CLOCK_MHZ:.3f}",
+        "clock_period_ns": f"{clock_period_ns():.3f}",
         "sources": HLS_SOURCES,
         "tb_sources": ["tb_venom.cpp"],
         "tb_argv": GOLDEN,

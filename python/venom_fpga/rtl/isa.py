@@ -2,7 +2,7 @@
 from a :class:`~venom_fpga.fixed.model.FixedModel` to three programs (INIT, STEP, FINISH), and an instruction-level
 simulator that runs them exactly as the RTL does (same iteration order, same lanes, same per-lane weight banks).
 
-Bit-exactness chain: ``IsaSim`` == ``FixedModel`` on every window (tests/test_rtl_isa.py), and the RTL implements
+Bit-exactness chain: ``IsaSim`` == ``FixedModel`` on every window (tests/rtl/test_isa.py), and the RTL implements
 each instruction's integer semantics (cocotb tests), so RTL == FixedModel.
 
 Machine model
@@ -11,7 +11,7 @@ Machine model
     WROM      LANES banks of signed WW-bit words: the weight *stream*; every MAC term whose B operand is a weight
               reads bank ``lane`` at the running pointer ``wptr`` (reset to the instruction's ``wbase``, +1 per such
               term cycle), so weights of any access pattern need no address arithmetic in hardware.
-    LUT ROM   every table of ``lut.py`` at its base address (one dual-read ROM per lane).
+    LUT ROM   every table of ``fixed/lut.py`` at its base address (one dual-read ROM per lane).
     LANES     identical lanes; an instruction's element space is (i1 < N1) x (j2 < N2), lanes split j2:
               j2 = i2 * LANES + lane, lane active iff j2 < N2. An operand address is
               base + i1*s1 + j2*s2 + k*sk.
@@ -37,12 +37,12 @@ import numpy as np
 
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.op_plan import Sum, Table
-from venom_fpga.fixed.lut import Lut
+from venom_fpga.fixed.lut import KINDS, Lut
 from venom_fpga.fixed.qformat import QFormat
 
 OPS = ("mac", "lut")
 WB_MODES = ("quant", "abs", "flag", "norm_m", "norm_n")
-LUT_KINDS = ("uniform", "relu_minus", "relu_plus", "exp2neg")
+LUT_KINDS = KINDS  # the table kinds of lut.py, in the order of their codes
 ACC_W = 64  # exact accumulator width (the golden model bounds every intermediate below 2**62)
 
 
