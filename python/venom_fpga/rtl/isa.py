@@ -227,249 +227,259 @@ class Program:
         return max(m.bit_length() + 1, 2)
 
 
-def compile_model(fm: FixedModel, lanes: int) -> Program:
-    """FixedModel -> Program for ``lanes`` lanes: its op plan (``fm.plan``), op by op, in FixedModel's order."""
-    if lanes < 2 or lanes & (lanes - 1):
-        raise ValueError(f"lanes must be a power of two >= 2 (got {lanes}): the scratchpad has one bank per lane")
-    plan = fm.plan
-    d = plan.dims
-    f = plan.precision.signals
-    dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
-    qw = plan.weights
-    A = Alloc(lanes)
-    ins: list[Instr] = []
-    # ---- tables: one ROM, families shared (same table object codes), base addresses
-    lut_rom: list[int] = []
-    lut_list: list[tuple[str, int, Lut]] = []
-    bases: dict[int, int] = {}
+class _Compiler:
+    """Emits the instructions of the op plan (``fm.plan``), op by op in FixedModel's order, and allocates the
+    scratchpad: every signal and state array gets its words (``Alloc``) as it is first needed."""
 
-    def table_base(lut: Lut) -> int:
+    def __init__(self, fm: FixedModel, lanes: int):
+        self.plan = plan = fm.plan
+        self.f = plan.precision.signals
+        self.qw = plan.weights
+        d = self.d = plan.dims
+        self.lanes = lanes
+        self.A = A = Alloc(lanes)
+        self.ins: list[Instr] = []
+        self.lut_rom: list[int] = []
+        self.lut_list: list[tuple[str, int, Lut]] = []
+        self._bases: dict[int, int] = {}
+        dm, di, ns, dc = d.d_model, d.d_inner, d.d_state, d.d_conv
+        # scratchpad: the state arrays per layer; every other array is shared by the layers (same order as ever)
+        self.x_in = A("input", 2)
+        self.u = A("u", dm)
+        self.c_ln, self.ln_m, self.ln_e, self.ln_rs = A("ln_c", dm), A("ln_m", 1), A("ln_e", 1), A("ln_rsqrt", 1)
+        self.xn, self.ln_out = A("ln_xn", dm), A("ln_out", dm)
+        self.di_p = A.pad(di)  # conv history row stride
+        # state-update arrays over (d, n): lanes over the longer axis, which is contiguous (writes land in bank
+        # j2 mod LANES); tr: i1 = n, j2 = d
+        self.tr = not (ns >= di or ns % lanes == 0 and di % lanes != 0)
+        self.sd, self.sn = (1, self.di_p) if self.tr else (A.pad(ns), 1)  # address strides along d and along n
+        self.dn_size = ns * self.di_p if self.tr else di * A.pad(ns)
+        self.conv, self.h = [], []
+        for i in range(d.n_layers):
+            self.conv.append(A(f"L{i}.conv", dc * self.di_p))
+            self.h.append(A(f"L{i}.h", self.dn_size))
+        r = d.dt_rank
+        self.z, self.xc, self.xa, self.xr = A("z", di), A("xc", di), A("xa", di), A("xr", r)
+        self.bm, self.cm, self.dt = A("B", ns), A("C", ns), A("dt", di)
+        self.da, self.abar = A("dA", self.dn_size), A("Abar", self.dn_size)
+        self.dtx, self.y, self.zs, self.gate = A("dtx", di), A("y", di), A("zs", di), A("gate", di)
+        self.score, self.diff, self.gt, self.ngt = A("score", dm), A("diff", dm), A("gt", dm), A("ngt", dm)
+        self.sme, self.sa, self.sb = A("sm_e", dm), A("sm_a", dm), A("sm_b", dm)
+        self.sm_l, self.sm_acc, self.sm_m = A("sm_l", dm), A("sm_acc", dm), A("sm_m", dm)
+        self.rm, self.rn, self.rcp, self.pooled = A("rc_m", dm), A("rc_n", dm), A("rc", dm), A("pooled", dm)
+        hh = d.d_head_hidden
+        self.m0, self.g0, self.m2, self.g2 = A("mlp0", hh), A("gelu0", hh), A("mlp2", hh), A("gelu2", hh)
+        self.out, self.out_lv = A("out", 1), A("out_log_var", 1)
+
+    # ---- emitters
+    def table_base(self, lut: Lut) -> int:
+        """One LUT ROM; a table shared by several uses (same family, codes and format) is stored once."""
         key = hash((lut.family, lut.codes.tobytes(), lut.table_fmt))
-        if key not in bases:
-            bases[key] = len(lut_rom)
-            lut_list.append((lut.name, len(lut_rom), lut))
-            lut_rom.extend(int(c) for c in lut.codes)
-        return bases[key]
+        if key not in self._bases:
+            self._bases[key] = len(self.lut_rom)
+            self.lut_list.append((lut.name, len(self.lut_rom), lut))
+            self.lut_rom.extend(int(c) for c in lut.codes)
+        return self._bases[key]
 
-    def elem_w(arr):  # per-element weight over j2
-        return lambda i1, j2, k: int(arr[j2])
-
-    def const_w(c):
-        return lambda i1, j2, k: int(c)
-
-    def matvec(op: Sum, out: str, x_addr: int, dest: int, rows: tuple[int, int] | None = None) -> None:
+    def matvec(self, op: Sum, out: str, x_addr: int, dest: int, rows: tuple[int, int] | None = None) -> None:
         """dest[j] = q(sum_k W[row0 + j, k] x[k] << shift (+ b[row0 + j] << shift)) of a plan op with a weight
         matrix first and an optional bias term, into the output signal ``out``."""
-        w = qw[op.terms[0].a]
+        w = self.qw[op.terms[0].a]
         row0, nrows = rows if rows else (0, w.shape[0])
         segs = [Seg(k=w.shape[1], a=(x_addr, 0, 0, 1), b_w=True, w=lambda i1, j2, k: int(w[row0 + j2, k]),
                     shift=op.terms[0].shift)]
         for t in op.terms[1:]:  # the bias
-            b = qw[t.a]
+            b = self.qw[t.a]
             segs.append(Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k, b=b: int(b[row0 + j2]), shift=t.shift))
-        ins.append(Instr(out, "mac", 1, nrows, (dest, 0, 1), segs).set_fmt(f[out], op.frac))
+        self.ins.append(Instr(out, "mac", 1, nrows, (dest, 0, 1), segs).set_fmt(self.f[out], op.frac))
 
-    def lut_op(tab: Table, src, dest, n1, n2, s1=0, s2=1, d1=0, d2=1):
+    def mac(self, op: Sum, n1: int, n2: int, dest: tuple[int, int, int], segs: list[Seg]) -> None:
+        """One instruction of a plan op with one output: the segments in the op's term order."""
+        self.ins.append(Instr(op.outputs[0], "mac", n1, n2, dest, segs).set_fmt(self.f[op.outputs[0]], op.frac))
+
+    def lut_op(self, tab: Table, src, dest, n1, n2, s1=0, s2=1, d1=0, d2=1) -> None:
         lut = tab.lut
         i = Instr(tab.output, "lut", n1, n2, (dest, d1, d2), [Seg(k=1, a=(src, s1, s2, 0))], lut=lut,
-                  lut_base=table_base(lut))
+                  lut_base=self.table_base(lut))
         i.set_fmt(lut.out_fmt, lut.out_fmt.frac_bits)
         i.rshift = lut_fields(lut)["rshift"]
-        ins.append(i)
+        self.ins.append(i)
 
-    def wide(name, n1, n2, dest, segs, width, wb="quant"):
-        """An exact integer word (no rounding) of the given signed width."""
-        return Instr(name, "mac", n1, n2, dest, segs, wb=wb, width=width, signed=True, rnd="AP_TRN", ovf="AP_SAT")
+    def wide(self, name, n1, n2, dest, segs, width, wb="quant", norm=None) -> None:
+        """An exact integer word (no rounding) of the given signed width, or a normalisation (``wb``, ``norm``)."""
+        self.ins.append(Instr(name, "mac", n1, n2, dest, segs, wb=wb, width=width, signed=True, rnd="AP_TRN",
+                              ovf="AP_SAT", norm=norm or {}))
 
-    # ---- memory
-    x_in = A("input", 2)
-    u = A("u", dm)
-    c_ln = A("ln_c", dm)
-    ln_m = A("ln_m", 1)
-    ln_e = A("ln_e", 1)
-    ln_rs = A("ln_rsqrt", 1)
-    xn = A("ln_xn", dm)
-    ln_out = A("ln_out", dm)
-    di_p = A.pad(di)  # conv history row stride
-    # state-update arrays over (d, n): lanes over the longer axis, which is contiguous (writes land in bank j2 mod L)
-    tr = not (ns >= di or ns % lanes == 0 and di % lanes != 0)  # True: i1 = n, j2 = d
-    sd, sn = (1, di_p) if tr else (A.pad(ns), 1)  # address strides along d and along n
-    dn_size = ns * di_p if tr else di * A.pad(ns)
-    lay = []
-    for i in range(d.n_layers):
-        lay.append({"conv": A(f"L{i}.conv", dc * di_p), "h": A(f"L{i}.h", dn_size)})
-    z = A("z", di)
-    xc = A("xc", di)
-    xa = A("xa", di)
-    xr = A("xr", r)
-    bm = A("B", ns)
-    cm = A("C", ns)
-    dt = A("dt", di)
-    da = A("dA", dn_size)
-    abar = A("Abar", dn_size)
-    dtx = A("dtx", di)
-    y = A("y", di)
-    zs = A("zs", di)
-    gate = A("gate", di)
-    score = A("score", dm)
-    diff = A("diff", dm)
-    gt = A("gt", dm)
-    ngt = A("ngt", dm)
-    sme = A("sm_e", dm)
-    sa = A("sm_a", dm)
-    sb = A("sm_b", dm)
-    sm_l = A("sm_l", dm)
-    sm_acc = A("sm_acc", dm)
-    sm_m = A("sm_m", dm)
-    rm = A("rc_m", dm)
-    rn = A("rc_n", dm)
-    rcp = A("rc", dm)
-    pooled = A("pooled", dm)
-    hh = d.d_head_hidden
-    m0 = A("mlp0", hh)
-    g0 = A("gelu0", hh)
-    m2 = A("mlp2", hh)
-    g2 = A("gelu2", hh)
-    out = A("out", 1)
-    out_lv = A("out_log_var", 1)
-    hp = plan.head
+    # ---- programs
+    def init(self) -> None:
+        """Zero state, m = the plan's initial running max."""
+        d, f = self.d, self.f
+        for i in range(d.n_layers):
+            self.wide(f"init.L{i}.conv", 1, d.d_conv * self.di_p, (self.conv[i], 0, 1), [], f[f"layers.{i}.xi"].width)
+            self.wide(f"init.L{i}.h", 1, self.dn_size, (self.h[i], 0, 1), [], f[f"layers.{i}.h"].width)
+        dm = d.d_model
+        self.wide("init.sm_l", 1, dm, (self.sm_l, 0, 1), [], f["head.sm_l"].width + 1)
+        self.wide("init.sm_acc", 1, dm, (self.sm_acc, 0, 1), [], f["head.sm_acc"].width)
+        self.wide("init.sm_m", 1, dm, (self.sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=_const(self.plan.head.m_init))],
+                  f["head.score"].width)
 
-    # ================= INIT: zero state, m = the plan's initial running max
-    entry = {"init": 0}
-    for i in range(d.n_layers):
-        ins.append(wide(f"init.L{i}.conv", 1, dc * di_p, (lay[i]["conv"], 0, 1), [], f[f"layers.{i}.xi"].width))
-        ins.append(wide(f"init.L{i}.h", 1, dn_size, (lay[i]["h"], 0, 1), [], f[f"layers.{i}.h"].width))
-    ins.append(wide("init.sm_l", 1, dm, (sm_l, 0, 1), [], f["head.sm_l"].width + 1))
-    ins.append(wide("init.sm_acc", 1, dm, (sm_acc, 0, 1), [], f["head.sm_acc"].width))
-    ins.append(wide("init.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=const_w(hp.m_init))],
-                    f["head.score"].width))
-    # ================= STEP
-    entry["step"] = len(ins)
-    matvec(plan.embed, "embed", x_in, u)
-    for i, L in enumerate(plan.layers):
-        p, ln = L.prefix, L.norm
-        # LayerNorm: c = d u - sum u ; V = sum c^2 + EPS ; (M, e) ; rsqrt ; xn = q(c rs >> (xn_frac - S + e/2))
-        ins.append(wide(p + "ln_c", 1, dm, (c_ln, 0, 1), [
-            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(dm)),
-            Seg(k=dm, a=(u, 0, 0, 1), b_w=True, w=const_w(-1))], ln.c_bits))
+    def layernorm(self, L) -> int:
+        """c = d u - sum u ; V = sum c^2 + EPS ; (M, e) ; rsqrt ; xn = q(c rs >> (xn_frac - S + e/2)) ; ln_out.
+        Returns the address of ln_out."""
+        f, dm, p, ln = self.f, self.d.d_model, L.prefix, L.norm
+        c_ln, ln_m, ln_e, ln_rs, xn, ln_out, u = self.c_ln, self.ln_m, self.ln_e, self.ln_rs, self.xn, self.ln_out, self.u
+        self.wide(p + "ln_c", 1, dm, (c_ln, 0, 1), [Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=_const(dm)),
+                                                    Seg(k=dm, a=(u, 0, 0, 1), b_w=True, w=_const(-1))], ln.c_bits)
         v_segs = [Seg(k=dm, a=(c_ln, 0, 0, 1), b=(c_ln, 0, 0, 1)),
-                  Seg(k=1, a_one=True, b_w=True, w=const_w(ln.eps_code))]
+                  Seg(k=1, a_one=True, b_w=True, w=_const(ln.eps_code))]
         base = ln.xn.frac - ln.shift - f[p + "ln_xn"].frac_bits
-        ins.append(wide(p + "ln_m", 1, 1, (ln_m, 0, 0), v_segs, 32, wb="norm_m"))
-        ins[-1].norm = {"mant_frac": ln.mant_frac, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
-        ins.append(wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, 32, wb="norm_n"))
-        ins[-1].norm = {"mant_frac": ln.mant_frac, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127,
-                        "add": min(base, 0)}
-        lut_op(ln.rsqrt, ln_m, ln_rs, 1, 1, s2=0, d2=0)
-        ins.append(Instr(p + "ln_xn", "mac", 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0)),
-                                                               Seg(vf=True, b=(ln_e, 0, 0, 0))]).set_fmt(
-                                                                   f[p + "ln_xn"], 0))
-        ins[-1].rshift = max(base, 0)
+        self.wide(p + "ln_m", 1, 1, (ln_m, 0, 0), v_segs, 32, wb="norm_m",
+                  norm={"mant_frac": ln.mant_frac, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0})
+        self.wide(p + "ln_e", 1, 1, (ln_e, 0, 0), v_segs, 32, wb="norm_n",
+                  norm={"mant_frac": ln.mant_frac, "even": 1, "halve": 1, "off": 0, "lo": 0, "hi": 127,
+                        "add": min(base, 0)})
+        self.lut_op(ln.rsqrt, ln_m, ln_rs, 1, 1, s2=0, d2=0)
+        self.mac(ln.xn, 1, dm, (xn, 0, 1), [Seg(k=1, a=(c_ln, 0, 1, 0), b=(ln_rs, 0, 0, 0)),
+                                             Seg(vf=True, b=(ln_e, 0, 0, 0))])
+        self.ins[-1].set_fmt(f[p + "ln_xn"], 0).rshift = max(base, 0)  # + e/2 from the vf segment
         g_t, b_t = ln.affine.terms
-        ins.append(Instr(p + "ln_out", "mac", 1, dm, (ln_out, 0, 1), [
-            Seg(k=1, a=(xn, 0, 1, 0), b_w=True, w=elem_w(qw[g_t.a]), shift=g_t.shift),
-            Seg(k=1, a_one=True, b_w=True, w=elem_w(qw[b_t.a]), shift=b_t.shift)]).set_fmt(f[p + "ln_out"],
-                                                                                          ln.affine.frac))
+        self.mac(ln.affine, 1, dm, (ln_out, 0, 1), [
+            Seg(k=1, a=(xn, 0, 1, 0), b_w=True, w=_elem(self.qw[g_t.a]), shift=g_t.shift),
+            Seg(k=1, a_one=True, b_w=True, w=_elem(self.qw[b_t.a]), shift=b_t.shift)])
+        return ln_out
+
+    def mixer(self, L, ln_out: int) -> None:
+        """in_proj, conv, SiLU, selective parameters, state update, gate, out_proj + residual (into u)."""
+        f, qw, d, p, i = self.f, self.qw, self.d, L.prefix, L.index
+        dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
+        z, xc, xa, xr, bm, cm, dt = self.z, self.xc, self.xa, self.xr, self.bm, self.cm, self.dt
+        da, abar, dtx, y, zs, gate = self.da, self.abar, self.dtx, self.y, self.zs, self.gate
+        conv, h, di_p = self.conv[i], self.h[i], self.di_p
         # in_proj -> xi (into the newest conv slot) and z
-        conv = lay[i]["conv"]
-        matvec(L.in_proj, p + "xi", ln_out, conv + (dc - 1) * di_p, rows=(0, di))
-        matvec(L.in_proj, p + "z", ln_out, z, rows=(di, di))
-        # conv
+        self.matvec(L.in_proj, p + "xi", ln_out, conv + (dc - 1) * di_p, rows=(0, di))
+        self.matvec(L.in_proj, p + "z", ln_out, z, rows=(di, di))
         w_t, b_t = L.conv.terms
         wc = qw[w_t.a]
-        ins.append(Instr(p + "xc", "mac", 1, di, (xc, 0, 1), [
-            Seg(k=dc, a=(conv, 0, 1, di_p), b_w=True, w=lambda i1, j2, k, wc=wc: int(wc[j2, k]), shift=w_t.shift),
-            Seg(k=1, a_one=True, b_w=True, w=elem_w(qw[b_t.a]), shift=b_t.shift)]).set_fmt(f[p + "xc"], L.conv.frac))
+        self.mac(L.conv, 1, di, (xc, 0, 1), [
+            Seg(k=dc, a=(conv, 0, 1, di_p), b_w=True, w=lambda i1, j2, k: int(wc[j2, k]), shift=w_t.shift),
+            Seg(k=1, a_one=True, b_w=True, w=_elem(qw[b_t.a]), shift=b_t.shift)])
         if dc > 1:  # shift the history: rows 1.. -> 0.. (each row is read before it is overwritten)
-            ins.append(wide(p + "conv_shift", dc - 1, di, (conv, di_p, 1),
-                            [Seg(k=1, a=(conv + di_p, di_p, 1, 0), b_w=True, w=const_w(1))], f[p + "xi"].width))
-        lut_op(L.silu_xc, xc, xa, 1, di)
-        matvec(L.x_proj, p + "xr", xa, xr, rows=(0, r))
-        matvec(L.x_proj, p + "B", xa, bm, rows=(r, ns))
-        matvec(L.x_proj, p + "C", xa, cm, rows=(r + ns, ns))
-        matvec(L.dt_proj, p + "dt_raw", xr, dt)
-        lut_op(L.softplus, dt, dt, 1, di)
-        # state update over (d, n): lanes over the longer axis (tr, sd, sn above)
-        a2 = qw[L.dA.terms[0].a]
+            self.wide(p + "conv_shift", dc - 1, di, (conv, di_p, 1),
+                      [Seg(k=1, a=(conv + di_p, di_p, 1, 0), b_w=True, w=_const(1))], f[p + "xi"].width)
+        self.lut_op(L.silu_xc, xc, xa, 1, di)
+        self.matvec(L.x_proj, p + "xr", xa, xr, rows=(0, r))
+        self.matvec(L.x_proj, p + "B", xa, bm, rows=(r, ns))
+        self.matvec(L.x_proj, p + "C", xa, cm, rows=(r + ns, ns))
+        self.matvec(L.dt_proj, p + "dt_raw", xr, dt)
+        self.lut_op(L.softplus, dt, dt, 1, di)
+        # state update over (d, n): lanes over the longer axis
+        tr, sd, sn = self.tr, self.sd, self.sn
         n1, n2 = (ns, di) if tr else (di, ns)
 
         def dn(s_d, s_n):  # strides (s1, s2) for an operand with address stride s_d along d, s_n along n
             return (s_n, s_d) if tr else (s_d, s_n)
 
-        def wdn(arr):
-            return (lambda i1, j2, k: int(arr[j2, i1])) if tr else (lambda i1, j2, k: int(arr[i1, j2]))
-
-        ins.append(Instr(p + "dA", "mac", n1, n2, (da, *dn(sd, sn)), [
-            Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn(a2))]).set_fmt(f[p + "dA"], L.dA.frac))
-        lut_op(L.exp2_decay, da, abar, n1, n2, *dn(sd, sn), *dn(sd, sn))
-        ins.append(Instr(p + "dtx", "mac", 1, di, (dtx, 0, 1), [
-            Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))]).set_fmt(f[p + "dtx"], L.dtx.frac))
-        h = lay[i]["h"]
+        a2 = qw[L.dA.terms[0].a]
+        wdn = (lambda i1, j2, k: int(a2[j2, i1])) if tr else (lambda i1, j2, k: int(a2[i1, j2]))
+        self.mac(L.dA, n1, n2, (da, *dn(sd, sn)), [Seg(k=1, a=(dt, *dn(1, 0), 0), b_w=True, w=wdn)])
+        self.lut_op(L.exp2_decay, da, abar, n1, n2, *dn(sd, sn), *dn(sd, sn))
+        self.mac(L.dtx, 1, di, (dtx, 0, 1), [Seg(k=1, a=(dt, 0, 1, 0), b=(xa, 0, 1, 0))])
         h_t, b_t = L.h.terms
-        ins.append(Instr(p + "h", "mac", n1, n2, (h, *dn(sd, sn)), [
+        self.mac(L.h, n1, n2, (h, *dn(sd, sn)), [
             Seg(k=1, a=(h, *dn(sd, sn), 0), b=(abar, *dn(sd, sn), 0), shift=h_t.shift),
-            Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=b_t.shift)]).set_fmt(f[p + "h"], L.h.frac))
+            Seg(k=1, a=(dtx, *dn(1, 0), 0), b=(bm, *dn(0, 1), 0), shift=b_t.shift)])
         c_t, d_t = L.y.terms
-        ins.append(Instr(p + "y", "mac", 1, di, (y, 0, 1), [
-            Seg(k=ns, a=(h, 0, sd, sn), b=(cm, 0, 0, 1), shift=c_t.shift),
-            Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=elem_w(qw[d_t.a]), shift=d_t.shift)]).set_fmt(f[p + "y"], L.y.frac))
-        lut_op(L.silu_z, z, zs, 1, di)
-        ins.append(Instr(p + "gate", "mac", 1, di, (gate, 0, 1), [
-            Seg(k=1, a=(y, 0, 1, 0), b=(zs, 0, 1, 0))]).set_fmt(f[p + "gate"], L.gate.frac))
+        self.mac(L.y, 1, di, (y, 0, 1), [Seg(k=ns, a=(h, 0, sd, sn), b=(cm, 0, 0, 1), shift=c_t.shift),
+                                          Seg(k=1, a=(xa, 0, 1, 0), b_w=True, w=_elem(qw[d_t.a]), shift=d_t.shift)])
+        self.lut_op(L.silu_z, z, zs, 1, di)
+        self.mac(L.gate, 1, di, (gate, 0, 1), [Seg(k=1, a=(y, 0, 1, 0), b=(zs, 0, 1, 0))])
         w_t, u_t = L.out.terms
         wo = qw[w_t.a]
-        ins.append(Instr(p + "out", "mac", 1, dm, (u, 0, 1), [
-            Seg(k=di, a=(gate, 0, 0, 1), b_w=True, w=lambda i1, j2, k, wo=wo: int(wo[j2, k]), shift=w_t.shift),
-            Seg(k=1, a=(u, 0, 1, 0), b_w=True, w=const_w(1), shift=u_t.shift)]).set_fmt(f[p + "out"], L.out.frac))
-    # head: online softmax
-    matvec(hp.score, "head.score", u, score)
-    dsegs = [Seg(k=1, a=(score, 0, 1, 0), b_w=True, w=const_w(1)),
-             Seg(k=1, a=(sm_m, 0, 1, 0), b_w=True, w=const_w(-1))]
-    ins.append(wide("head.gt", 1, dm, (gt, 0, 1), dsegs, 32, wb="flag"))
-    ins.append(wide("head.diff", 1, dm, (diff, 0, 1), dsegs, 32, wb="abs"))
-    lut_op(hp.exp2_softmax, diff, sme, 1, dm)
-    ab_width = max(hp.one.bit_length(), f["head.sm_e"].width) + 1  # a, b: an sm_e code or 1.0
-    ins.append(wide("head.ngt", 1, dm, (ngt, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=const_w(1)),
-                                                    Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(-1))], 2))
-    ins.append(wide("head.a", 1, dm, (sa, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(sme, 0, 1, 0)),
-                                                  Seg(k=1, a=(ngt, 0, 1, 0), b_w=True, w=const_w(hp.one))], ab_width))
-    ins.append(wide("head.b", 1, dm, (sb, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=const_w(hp.one)),
-                                                  Seg(k=1, a=(ngt, 0, 1, 0), b=(sme, 0, 1, 0))], ab_width))
-    l_t, b_t = hp.sm_l.terms
-    ins.append(Instr("head.sm_l", "mac", 1, dm, (sm_l, 0, 1), [
-        Seg(k=1, a=(sm_l, 0, 1, 0), b=(sa, 0, 1, 0), shift=l_t.shift),
-        Seg(k=1, a=(sb, 0, 1, 0), b_w=True, w=const_w(1), shift=b_t.shift)]).set_fmt(f["head.sm_l"], hp.sm_l.frac))
-    a_t, f_t = hp.sm_acc.terms
-    ins.append(Instr("head.sm_acc", "mac", 1, dm, (sm_acc, 0, 1), [
-        Seg(k=1, a=(sm_acc, 0, 1, 0), b=(sa, 0, 1, 0), shift=a_t.shift),
-        Seg(k=1, a=(u, 0, 1, 0), b=(sb, 0, 1, 0), shift=f_t.shift)]).set_fmt(f["head.sm_acc"], hp.sm_acc.frac))
-    ins.append(wide("head.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(score, 0, 1, 0)),
-                                                       Seg(k=1, a=(ngt, 0, 1, 0), b=(sm_m, 0, 1, 0))],
-                    f["head.score"].width))
-    # ================= FINISH
-    entry["finish"] = len(ins)
-    fl = f["head.sm_l"].frac_bits
-    lsegs = [Seg(k=1, a=(sm_l, 0, 1, 0), b_w=True, w=const_w(1))]
-    ins.append(wide("head.rc_m", 1, dm, (rm, 0, 1), lsegs, 32, wb="norm_m"))
-    ins[-1].norm = {"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0}
-    base = hp.pooled_frac - f["head.pooled"].frac_bits
-    ins.append(wide("head.rc_n", 1, dm, (rn, 0, 1), lsegs, 32, wb="norm_n"))
-    ins[-1].norm = {"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": hp.p_max,
-                    "add": min(base, 0)}
-    lut_op(hp.recip, rm, rcp, 1, dm)
-    ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0)),
-                                                                   Seg(vf=True, b=(rn, 0, 1, 0))]).set_fmt(
-                                                                       f["head.pooled"], 0))
-    ins[-1].rshift = max(base, 0)
-    matvec(hp.mlp0, "head.mlp0", pooled, m0)
-    lut_op(hp.gelu0, m0, g0, 1, hh)
-    matvec(hp.mlp2, "head.mlp2", g0, m2)
-    lut_op(hp.gelu2, m2, g2, 1, hh)
-    matvec(hp.mlp4, "mu", g2, out, rows=(0, 1))
-    matvec(hp.mlp4, "log_var", g2, out_lv, rows=(1, 1))
-    entry["end"] = len(ins)
+        self.mac(L.out, 1, dm, (self.u, 0, 1), [
+            Seg(k=di, a=(gate, 0, 0, 1), b_w=True, w=lambda i1, j2, k: int(wo[j2, k]), shift=w_t.shift),
+            Seg(k=1, a=(self.u, 0, 1, 0), b_w=True, w=_const(1), shift=u_t.shift)])
+
+    def softmax_step(self) -> None:
+        """score; gt = score > m; sm_e = 2**-|score - m|; (a, b); l = l a + b; acc = acc a + b f; m = max."""
+        f, dm, hp = self.f, self.d.d_model, self.plan.head
+        score, diff, gt, ngt, sme, sa, sb = self.score, self.diff, self.gt, self.ngt, self.sme, self.sa, self.sb
+        u, sm_l, sm_acc, sm_m = self.u, self.sm_l, self.sm_acc, self.sm_m
+        self.matvec(hp.score, "head.score", u, score)
+        dsegs = [Seg(k=1, a=(score, 0, 1, 0), b_w=True, w=_const(1)),
+                 Seg(k=1, a=(sm_m, 0, 1, 0), b_w=True, w=_const(-1))]
+        self.wide("head.gt", 1, dm, (gt, 0, 1), dsegs, 32, wb="flag")
+        self.wide("head.diff", 1, dm, (diff, 0, 1), dsegs, 32, wb="abs")
+        self.lut_op(hp.exp2_softmax, diff, sme, 1, dm)
+        ab_width = max(hp.one.bit_length(), f["head.sm_e"].width) + 1  # a, b: an sm_e code or 1.0
+        self.wide("head.ngt", 1, dm, (ngt, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=_const(1)),
+                                                   Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=_const(-1))], 2)
+        self.wide("head.a", 1, dm, (sa, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(sme, 0, 1, 0)),
+                                                Seg(k=1, a=(ngt, 0, 1, 0), b_w=True, w=_const(hp.one))], ab_width)
+        self.wide("head.b", 1, dm, (sb, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b_w=True, w=_const(hp.one)),
+                                                Seg(k=1, a=(ngt, 0, 1, 0), b=(sme, 0, 1, 0))], ab_width)
+        l_t, b_t = hp.sm_l.terms
+        self.mac(hp.sm_l, 1, dm, (sm_l, 0, 1), [Seg(k=1, a=(sm_l, 0, 1, 0), b=(sa, 0, 1, 0), shift=l_t.shift),
+                                                Seg(k=1, a=(sb, 0, 1, 0), b_w=True, w=_const(1), shift=b_t.shift)])
+        a_t, f_t = hp.sm_acc.terms
+        self.mac(hp.sm_acc, 1, dm, (sm_acc, 0, 1), [Seg(k=1, a=(sm_acc, 0, 1, 0), b=(sa, 0, 1, 0), shift=a_t.shift),
+                                                    Seg(k=1, a=(u, 0, 1, 0), b=(sb, 0, 1, 0), shift=f_t.shift)])
+        self.wide("head.sm_m", 1, dm, (sm_m, 0, 1), [Seg(k=1, a=(gt, 0, 1, 0), b=(score, 0, 1, 0)),
+                                                     Seg(k=1, a=(ngt, 0, 1, 0), b=(sm_m, 0, 1, 0))],
+                  f["head.score"].width)
+
+    def finish(self) -> None:
+        """pooled = acc recip(m_l) >> (p - F_l) (a variable shift); the MLP; mu and log_var."""
+        f, dm, hh, hp = self.f, self.d.d_model, self.d.d_head_hidden, self.plan.head
+        rm, rn, rcp, pooled, m0, g0, m2, g2 = self.rm, self.rn, self.rcp, self.pooled, self.m0, self.g0, self.m2, self.g2
+        fl = f["head.sm_l"].frac_bits
+        lsegs = [Seg(k=1, a=(self.sm_l, 0, 1, 0), b_w=True, w=_const(1))]
+        self.wide("head.rc_m", 1, dm, (rm, 0, 1), lsegs, 32, wb="norm_m",
+                  norm={"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0})
+        base = hp.pooled_frac - f["head.pooled"].frac_bits
+        self.wide("head.rc_n", 1, dm, (rn, 0, 1), lsegs, 32, wb="norm_n",
+                  norm={"mant_frac": hp.mant_frac, "even": 0, "halve": 0, "off": -fl, "lo": 0, "hi": hp.p_max,
+                        "add": min(base, 0)})
+        self.lut_op(hp.recip, rm, rcp, 1, dm)
+        self.ins.append(Instr("head.pooled", "mac", 1, dm, (pooled, 0, 1), [
+            Seg(k=1, a=(self.sm_acc, 0, 1, 0), b=(rcp, 0, 1, 0)), Seg(vf=True, b=(rn, 0, 1, 0))]).set_fmt(
+                f["head.pooled"], 0))
+        self.ins[-1].rshift = max(base, 0)
+        self.matvec(hp.mlp0, "head.mlp0", pooled, m0)
+        self.lut_op(hp.gelu0, m0, g0, 1, hh)
+        self.matvec(hp.mlp2, "head.mlp2", g0, m2)
+        self.lut_op(hp.gelu2, m2, g2, 1, hh)
+        self.matvec(hp.mlp4, "mu", g2, self.out, rows=(0, 1))
+        self.matvec(hp.mlp4, "log_var", g2, self.out_lv, rows=(1, 1))
+
+
+def _elem(arr):
+    """A per-element weight over j2."""
+    return lambda i1, j2, k: int(arr[j2])
+
+
+def _const(c):
+    return lambda i1, j2, k: int(c)
+
+
+def compile_model(fm: FixedModel, lanes: int) -> Program:
+    """FixedModel -> Program for ``lanes`` lanes: its op plan (``fm.plan``) as three programs, INIT, STEP (one
+    sample) and FINISH (the head's end of window), then weights, operand widths, bank and hazard checks."""
+    if lanes < 2 or lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two >= 2 (got {lanes}): the scratchpad has one bank per lane")
+    c = _Compiler(fm, lanes)
+    entry = {"init": 0}
+    c.init()
+    entry["step"] = len(c.ins)
+    c.matvec(c.plan.embed, "embed", c.x_in, c.u)
+    for L in c.plan.layers:
+        c.mixer(L, c.layernorm(L))
+    c.softmax_step()
+    entry["finish"] = len(c.ins)
+    c.finish()
+    entry["end"] = len(c.ins)
+    ins, f = c.ins, c.f
     banks = assemble_weights(ins, lanes)
-    mul_a_w, mul_b_w = _operand_widths(ins, x_in, f["input"].width, lanes, banks)
+    mul_a_w, mul_b_w = _operand_widths(ins, c.x_in, f["input"].width, lanes, banks)
     for it in ins:
         if it.width + (0 if it.signed else 1) > 32:
             raise ValueError(f"{it.name}: format of {it.width} bits does not fit a signed 32-bit scratchpad word")
@@ -477,10 +487,10 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
             raise ValueError(f"{it.name}: negative right shift {it.rshift}")
     _check_banks(ins, lanes)
     schedule(ins, entry, lanes)
-    prog = Program(ins, entry, lanes, max(A.top, 1), A.map, x_in, (out, out_lv), (f["mu"], f["log_var"]),
-                   f["input"], banks, lut_rom, lut_list)
+    prog = Program(ins, entry, lanes, max(c.A.top, 1), c.A.map, c.x_in, (c.out, c.out_lv), (f["mu"], f["log_var"]),
+                   f["input"], banks, c.lut_rom, c.lut_list)
     prog.mul_a_w, prog.mul_b_w = mul_a_w, mul_b_w
-    prog.lut_r_w = max([lut.shift for _, _, lut in lut_list] + [1])  # venom_lut_unit R_W
+    prog.lut_r_w = max([lut.shift for _, _, lut in c.lut_list] + [1])  # venom_lut_unit R_W
     return prog
 
 
