@@ -68,8 +68,8 @@ def test_every_signal_is_produced_by_exactly_one_op(model):
 
 def test_an_accumulator_that_cannot_be_exact_is_refused():
     with pytest.raises(PlanError, match="big may reach 63 bits"):
-        make_sum("big", ("x",), [("a", "b", 10, 1 << 61, 1), ("c", ONE, 0, 1 << 52, 1)])  # 2**61 + 2**62
-    assert make_sum("fits", ("x",), [("a", "b", 10, 1 << 60, 1), ("c", ONE, 0, 1 << 50, 1)]).acc_bits == 63
+        make_sum("big", ("x",), [("a", "b", 10, 1 << 61, 1), ("c", ONE, 0, 1 << 52, 1)], size=1)  # 2**61 + 2**62
+    assert make_sum("fits", ("x",), [("a", "b", 10, 1 << 60, 1), ("c", ONE, 0, 1 << 50, 1)], size=1).acc_bits == 63
     cfg = default_precision((SMALL, random_tensors(SMALL, 0)))
     with pytest.raises(PlanError, match="dims"):
         build_plan(PUBLISHED, random_tensors(PUBLISHED, 0), cfg)
@@ -125,3 +125,16 @@ def test_describe_lists_every_op(model):
     text = model.plan.describe()
     assert text.count("\n") + 1 == 2 + len(list(_ops(model.plan)))
     assert "LayerNorm" in text and "mu,log_var" in text
+
+
+def test_products_per_step_count_every_multiplication():
+    """At any dims: the step's multiplications, counted from the model's equations (DESIGN.md §1)."""
+    for dims in DIMS.values():
+        plan = FixedModel((dims, random_tensors(dims, 1))).plan
+        dm, di, ns, dc, r, h = dims.d_model, dims.d_inner, dims.d_state, dims.d_conv, dims.dt_rank, dims.d_head_hidden
+        per_layer = (3 * dm  # LayerNorm: sum c^2, CN rsqrt, gamma xn
+                     + 2 * di * dm + di * dc + (r + 2 * ns) * di + di * r  # in_proj, conv, x_proj, dt_proj
+                     + di * ns + di + 2 * di * ns + di * ns + di + di  # dA, dtx, h (2), y (C h, D xa), gate
+                     + dm * di)  # out_proj
+        assert plan.step_products() == dims.n_in * dm + dims.n_layers * per_layer + dm * dm + 3 * dm
+        assert plan.finish_products() == dm + h * dm + h * h + 2 * h

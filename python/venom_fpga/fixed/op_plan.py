@@ -72,6 +72,12 @@ class Sum:
     terms: tuple[Term, ...]
     frac: int  # fraction bits of the accumulator
     bound: int  # max |accumulator|, in units of 2**-frac
+    size: int  # output elements per evaluation (all outputs together)
+
+    @property
+    def products(self) -> int:
+        """Multiplications per evaluation (terms of a single code add without one)."""
+        return self.size * sum(t.count for t in self.terms if t.b != ONE)
 
     @property
     def acc_bits(self) -> int:
@@ -92,6 +98,7 @@ class Table:
     input: str
     output: str
     lut: lutmod.Lut
+    size: int  # evaluations per step (each one interpolation multiply)
 
     def describe(self) -> str:
         return f"{self.output} = {self.lut.family}({self.input})   [table {self.lut.kind}, {len(self.lut.codes)} entries]"
@@ -105,13 +112,13 @@ def _code(a: str, fa: QFormat, count: int = 1) -> tuple[str, str, int, int, int]
     return a, ONE, fa.frac_bits, count * mag(fa), count
 
 
-def make_sum(name: str, outputs: tuple[str, ...], terms: list[tuple[str, str, int, int, int]]) -> Sum:
-    """Align the terms on their largest fraction, bound the sum and check that it fits."""
+def make_sum(name: str, outputs: tuple[str, ...], terms: list[tuple[str, str, int, int, int]], size: int) -> Sum:
+    """Align the terms on their largest fraction, bound the sum and check that it fits; ``size`` output elements."""
     frac = max(t[2] for t in terms)
     ts = tuple(Term(a, b, fr, frac - fr, bound, count) for a, b, fr, bound, count in terms)
     total = sum(t.bound << t.shift for t in ts)
     check_bits(total, name)
-    return Sum(name, tuple(outputs), ts, frac, total)
+    return Sum(name, tuple(outputs), ts, frac, total, size)
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,11 @@ class LayerNormPlan:
     rsqrt: Table
     xn: Sum  # CN * rsqrt (CN's variable exponent e/2 is a right shift of the rounding)
     affine: Sum
+
+    @property
+    def products(self) -> int:
+        """Multiplications per step: V = sum c^2, CN rsqrt and the affine (d U is a constant multiple, no product)."""
+        return self.d + self.xn.products + self.affine.products
 
     def describe(self) -> str:
         return (f"{self.xn.outputs[0]} = LayerNorm({self.input}) without division   [c {self.c_bits} b, "
@@ -227,6 +239,14 @@ class OpPlan:
             yield from layer.ops()
         yield from self.head.step_ops()
 
+    def step_products(self) -> int:
+        """Multiplications per sample (every step op; table interpolations not counted)."""
+        return sum(op.products for op in self.step_ops() if not isinstance(op, Table))
+
+    def finish_products(self) -> int:
+        """Multiplications per window at its end: the pooling product acc * recip and the MLP."""
+        return self.dims.d_model + sum(op.products for op in self.head.finish_ops() if isinstance(op, Sum))
+
     def describe(self) -> str:
         lines = ["per sample:"] + [f"  {op.describe()}" for op in self.step_ops()]
         lines += ["at the end of the window:"] + [f"  {op.describe()}" for op in self.head.finish_ops()]
@@ -237,7 +257,9 @@ class OpPlan:
 def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: PrecisionConfig) -> OpPlan:
     """The op plan of a model under a precision config (raises PlanError when an exact sum cannot fit)."""
     if precision.dims != dims:
-        raise PlanError(f"precision config dims {precision.dims.to_dict()} differ from the model's {dims.to_dict()}")
+        where = "" if precision.source in ("memory", "default") else f"{precision.source}: "
+        raise PlanError(f"{where}precision config dims {precision.dims.to_dict()} differ from the model's "
+                        f"{dims.to_dict()}")
     sig, wf = precision.signals, precision.weights
     luts = lutmod.build_luts(dims.n_layers, sig, precision.luts)
     _check_table_operands(luts, precision)
@@ -251,10 +273,10 @@ def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: Preci
         terms = [_product(weight, w, x, sig[x], n_in)]
         if bias is not None:
             terms.append(_code(bias, wf[bias]))
-        return make_sum(name, outputs, terms + list(extra))
+        return make_sum(name, outputs, terms + list(extra), size=weights[weight].shape[0])
 
-    def table(use, x, y):
-        return Table(use, x, y, luts[use])
+    def table(use, x, y, size):
+        return Table(use, x, y, luts[use], size)
 
     embed = affine("embed", ("embed",), "input", "embed.weight", "embed.bias")
     layers = []
@@ -264,33 +286,37 @@ def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: Preci
         lb = precision.ln_bounds(i)
         f_r = sig[p + "ln_rsqrt"]
         xn = make_sum(p + "ln_xn", (p + "ln_xn",), [(p + "ln_cn", p + "ln_rsqrt", lb["shift"] + f_r.frac_bits,
-                                                     (1 << (lb["shift"] + 1)) * mag(f_r), 1)])
+                                                     (1 << (lb["shift"] + 1)) * mag(f_r), 1)], size=dims.d_model)
         norm = LayerNormPlan(
             p + "norm", u, dims.d_model, precision.ln_eps_code(i), (dims.d_model * mag(sig[u])).bit_length() + 1,
             lb["c_max"], lb["c_bits"], lb["v_max"],
-            lb["shift"], lb["cn_bits"], precision.luts["rsqrt"]["mant_frac"], table(p + "rsqrt", p + "ln_v", p + "ln_rsqrt"),
+            lb["shift"], lb["cn_bits"], precision.luts["rsqrt"]["mant_frac"], table(p + "rsqrt", p + "ln_v", p + "ln_rsqrt", 1),
             xn,
             make_sum(p + "ln_out", (p + "ln_out",), [_product(p + "norm.weight", wf[p + "norm.weight"], p + "ln_xn",
-                                                              sig[p + "ln_xn"]), _code(p + "norm.bias", wf[p + "norm.bias"])]),
+                                                              sig[p + "ln_xn"]), _code(p + "norm.bias", wf[p + "norm.bias"])], size=dims.d_model),
         )
         check_bits(lb["v_max"], p + "LayerNorm V")
         layers.append(LayerPlan(
             i, p, u, norm,
             in_proj=affine(p + "in_proj", (p + "xi", p + "z"), p + "ln_out", m + "in_proj.weight"),
             conv=affine(p + "conv", (p + "xc",), p + "xi", m + "conv1d.weight", m + "conv1d.bias"),
-            silu_xc=table(p + "silu_xc", p + "xc", p + "xa"),
+            silu_xc=table(p + "silu_xc", p + "xc", p + "xa", dims.d_inner),
             x_proj=affine(p + "x_proj", (p + "xr", p + "B", p + "C"), p + "xa", m + "x_proj.weight"),
             dt_proj=affine(p + "dt_proj", (p + "dt_raw",), p + "xr", m + "dt_proj.weight", m + "dt_proj.bias"),
-            softplus=table(p + "softplus", p + "dt_raw", p + "dt"),
-            dA=make_sum(p + "dA", (p + "dA",), [_product(m + "A_log", wf[m + "A_log"], p + "dt", sig[p + "dt"])]),
-            exp2_decay=table(p + "exp2_decay", p + "dA", p + "Abar"),
-            dtx=make_sum(p + "dtx", (p + "dtx",), [_product(p + "dt", sig[p + "dt"], p + "xa", sig[p + "xa"])]),
+            softplus=table(p + "softplus", p + "dt_raw", p + "dt", dims.d_inner),
+            dA=make_sum(p + "dA", (p + "dA",), [_product(m + "A_log", wf[m + "A_log"], p + "dt", sig[p + "dt"])],
+                        size=dims.d_inner * dims.d_state),
+            exp2_decay=table(p + "exp2_decay", p + "dA", p + "Abar", dims.d_inner * dims.d_state),
+            dtx=make_sum(p + "dtx", (p + "dtx",), [_product(p + "dt", sig[p + "dt"], p + "xa", sig[p + "xa"])],
+                         size=dims.d_inner),
             h=make_sum(p + "h", (p + "h",), [_product(p + "h", sig[p + "h"], p + "Abar", sig[p + "Abar"]),
-                                            _product(p + "dtx", sig[p + "dtx"], p + "B", sig[p + "B"])]),
+                                            _product(p + "dtx", sig[p + "dtx"], p + "B", sig[p + "B"])],
+                       size=dims.d_inner * dims.d_state),
             y=make_sum(p + "y", (p + "y",), [_product(p + "h", sig[p + "h"], p + "C", sig[p + "C"], dims.d_state),
-                                            _product(m + "D", wf[m + "D"], p + "xa", sig[p + "xa"])]),
-            silu_z=table(p + "silu_z", p + "z", p + "zs"),
-            gate=make_sum(p + "gate", (p + "gate",), [_product(p + "y", sig[p + "y"], p + "zs", sig[p + "zs"])]),
+                                            _product(m + "D", wf[m + "D"], p + "xa", sig[p + "xa"])], size=dims.d_inner),
+            silu_z=table(p + "silu_z", p + "z", p + "zs", dims.d_inner),
+            gate=make_sum(p + "gate", (p + "gate",), [_product(p + "y", sig[p + "y"], p + "zs", sig[p + "zs"])],
+                          size=dims.d_inner),
             out=affine(p + "out", (p + "out",), p + "gate", m + "out_proj.weight", extra=[_code(u, sig[u])]),
         ))
     head = _head_plan(dims, sig, wf, weights, luts, affine, table)
@@ -304,9 +330,10 @@ def _head_plan(dims, sig, wf, weights, luts, affine, table) -> HeadPlan:
     if one > fe.max_code:
         raise PlanError(f"signals.head.sm_e ({fe.ctype()}) cannot hold 1.0")
     # a and b are sm_e codes or 1.0 (one <= the format's max code): both terms are bounded by sm_e's format
-    sm_l = make_sum("head.sm_l", ("head.sm_l",), [_product("head.sm_l", fl, "head.sm_a", fe), _code("head.sm_b", fe)])
+    sm_l = make_sum("head.sm_l", ("head.sm_l",), [_product("head.sm_l", fl, "head.sm_a", fe), _code("head.sm_b", fe)],
+                    size=dims.d_model)
     sm_acc = make_sum("head.sm_acc", ("head.sm_acc",), [_product("head.sm_acc", fa, "head.sm_a", fe),
-                                                        _product(f, sig[f], "head.sm_b", fe)])
+                                                        _product(f, sig[f], "head.sm_b", fe)], size=dims.d_model)
     p_max = fl.width - 1 - fl.frac_bits  # l >= 1 after any sample: p - F_l in [0, p_max]
     pooled_frac = fa.frac_bits + fr.frac_bits
     pooled_bound = mag(fa) * mag(fr)
@@ -317,15 +344,15 @@ def _head_plan(dims, sig, wf, weights, luts, affine, table) -> HeadPlan:
         feature=f,
         score=affine("head.score", ("head.score",), f, "head.attn.weight", "head.attn.bias"),
         diff=lutmod.softmax_diff_format(sig["head.score"]),
-        exp2_softmax=table("head.exp2_softmax", "head.diff", "head.sm_e"),
+        exp2_softmax=table("head.exp2_softmax", "head.diff", "head.sm_e", dims.d_model),
         one=one, sm_l=sm_l, sm_acc=sm_acc, m_init=sig["head.score"].min_code,
-        recip=table("head.recip", "head.sm_l", "head.sm_recip"),
+        recip=table("head.recip", "head.sm_l", "head.sm_recip", dims.d_model),
         mant_frac=luts["head.recip"].in_fmt.frac_bits,
         p_max=p_max, pooled_frac=pooled_frac, pooled_bound=pooled_bound,
         mlp0=affine("head.mlp0", ("head.mlp0",), "head.pooled", "head.mlp.0.weight", "head.mlp.0.bias"),
-        gelu0=table("head.gelu0", "head.mlp0", "head.gelu0"),
+        gelu0=table("head.gelu0", "head.mlp0", "head.gelu0", dims.d_head_hidden),
         mlp2=affine("head.mlp2", ("head.mlp2",), "head.gelu0", "head.mlp.2.weight", "head.mlp.2.bias"),
-        gelu2=table("head.gelu2", "head.mlp2", "head.gelu2"),
+        gelu2=table("head.gelu2", "head.mlp2", "head.gelu2", dims.d_head_hidden),
         mlp4=affine("head.mlp4", ("mu", "log_var"), "head.gelu2", "head.mlp.4.weight", "head.mlp.4.bias"),
     )
 

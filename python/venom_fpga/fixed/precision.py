@@ -692,7 +692,7 @@ def default_precision(
     ]
     # every candidate reason names a known operand, so this validates; then keep only the wide operands' reasons
     cfg = PrecisionConfig(dims, signals, weights, cfg_luts, why=expanded_why, notes=notes,
-                          max_window_length=max_window_length, source="default")
+                          max_window_length=max_window_length, source="default" if iq is None else "memory")
     widths = cfg.operand_widths()
     # the interpolation multiply of each table: (T[i+1] - T[i]) x r
     for lut in build_luts(dims.n_layers, cfg.signals, cfg.luts).values():

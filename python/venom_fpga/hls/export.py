@@ -140,10 +140,7 @@ def prepare(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig 
     """Load the checkpoint and its precision config (explicit, ``<stem>.precision.json``, or the default)."""
     ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights, name_map=name_map)
     if isinstance(precision, PrecisionConfig):
-        cfg = precision
-        if cfg.dims != ckpt.dims:
-            raise ExportError(f"precision config dims {cfg.dims.to_dict()} differ from the checkpoint's "
-                              f"{ckpt.dims.to_dict()}")
+        cfg = precision  # its dims are checked by the op plan (FixedModel below)
     else:
         cfg = precision_for(ckpt, precision) if precision is not None else precision_for(ckpt)
     model = FixedModel(ckpt, cfg)
