@@ -1,0 +1,55 @@
+"""The capacity planner: its slot-overflow bound against the array model's simulation, its configurations against
+the array contract, its DSP mapping."""
+
+from __future__ import annotations
+
+import pytest
+from model_zoo import PUBLISHED, SMALL, random_tensors
+
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.rtl.array_model import ArrayTiming, photon_windows, schedule, simulate
+from venom_fpga.rtl.planner import Budget, capacity, choose, dsp_per_product, overflow_probability, resources
+
+
+@pytest.mark.parametrize("slots, rate", [(8, 2000.0), (12, 3000.0)])
+def test_overflow_bound_holds_in_simulation(slots, rate):
+    n, length, period, period_s = 64, 20, 256, 2e-6
+    tm = ArrayTiming(fold=1, slots=slots, period=period, length=length, step_latency=30, head_interval=1,
+                     head_latency=5, head_queue=64, record_fifo=64)
+    windows = photon_windows(n, rate, 100_000, period_s, length, 1, seed=3)
+    res = simulate(schedule(windows, tm, n), tm)
+    simulated = res.drops["slot"].sum() / len(windows)
+    bound = overflow_probability(rate, n, slots, length, period_s)
+    assert 0 < simulated <= bound <= 4 * simulated  # an upper bound, and not a loose one
+
+
+def test_capacity_is_the_rate_at_the_overflow_target():
+    cap = capacity(2048, 600, 126, 2e-6)
+    assert overflow_probability(cap, 2048, 600, 126, 2e-6) <= 1e-9 < overflow_probability(cap * 1.01, 2048, 600,
+                                                                                           126, 2e-6)
+    assert capacity(100, 100, 126, 2e-6) == float("inf")  # a slot for every channel
+
+
+def test_dsp_mapping():
+    assert dsp_per_product(27, 18) == dsp_per_product(18, 27) == dsp_per_product(8, 8) == 1
+    assert dsp_per_product(28, 18) == 2 and dsp_per_product(30, 23) == 4
+
+
+@pytest.mark.parametrize("dims", [PUBLISHED, SMALL], ids=["published", "small"])
+def test_configurations_obey_the_contract(dims):
+    plan = FixedModel((dims, random_tensors(dims, 2))).plan
+    chosen, options = choose(plan, channels=512, rate_cps=500.0, clock_hz=512e6, sample_rate_hz=500e3, length=64)
+    assert chosen is not None and chosen.fits and chosen.capacity_cps >= 500.0
+    assert chosen.fold == min(c.fold for c in options if c.fits and c.capacity_cps >= 500.0)
+    for c in options:
+        tm = c.timing
+        assert tm.min_spacing >= tm.step_latency and c.slots * c.fold <= tm.period
+        assert c.resources.dsp_step >= plan.step_products() / c.fold  # every product has a multiplier
+    caps = [c.capacity_cps for c in options]
+    assert caps == sorted(caps, reverse=True)  # folding more serves fewer windows
+    # a budget without the DSPs of F = 1 chooses a larger fold
+    f1 = options[0].resources
+    small = Budget(dsp=f1.dsp - 1, bram36=1e9, uram=100, lut=10**9)
+    chosen2, _ = choose(plan, 512, 500.0, 512e6, 500e3, 64, budget=small)
+    assert chosen2.fold > 1 and chosen2.resources.dsp <= small.dsp
+    assert resources(plan, 1, 1024, 64).bram36 > resources(plan, 1, 512, 64).bram36  # deeper slot memory
