@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from venom_fpga.files import atomic_path
 from venom_fpga.metrics.resolving_power import HC_EV_NM, kde_resolving_power
 
-__all__ = ["new_figure", "save_figure", "energy_histogram_figure", "plot_energy_histograms"]
+__all__ = ["new_figure", "save_figure", "energy_histogram_figure", "plot_energy_histograms", "plot_array_capacity"]
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:
@@ -192,4 +192,22 @@ def plot_signal_ranges(ranges: Mapping[str, tuple[float, float]], limits: Mappin
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_array_capacity(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], rate_cps: float, target: float,
+                        path: str | os.PathLike[str]) -> Path:
+    """Slot-overflow probability vs counts/s per pixel, one curve per array configuration (``venom-fpga plan``):
+    ``curves[label] = (rates, probabilities)``; the design rate and the probability target as guide lines."""
+    fig = new_figure((7.0, 4.5))
+    ax = fig.add_subplot()
+    for label, (rates, prob) in curves.items():
+        ax.loglog(rates, np.maximum(prob, 1e-30), label=label)
+    ax.axhline(target, color="0.4", ls="--", lw=1, label=f"target {target:g}")
+    ax.axvline(rate_cps, color="0.4", ls=":", lw=1, label=f"design rate {rate_cps:g} counts/s")
+    ax.set_ylim(1e-15, 1.5)
+    ax.set_xlabel("photon rate per pixel (counts/s)")
+    ax.set_ylabel("P(window finds no free slot)")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
     return save_figure(fig, path)

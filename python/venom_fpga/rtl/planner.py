@@ -219,3 +219,58 @@ def choice_dict(c: Choice) -> dict:
            "record_latency_us": c.record_latency_us, **{f"timing_{k}": v for k, v in asdict(c.timing).items()}}
     out.update({k: v for k, v in asdict(c.resources).items()})
     return out
+
+
+def model_sample_rate(meta) -> float:
+    """The model-rate sample rate of a checkpoint (raw rate / decimation), or an error saying what is missing."""
+    if meta.raw_sample_rate_hz is None:
+        raise ValueError("the checkpoint's metadata has no raw_sample_rate_hz: give the model's sample rate "
+                         "(--sample-rate)")
+    return float(meta.raw_sample_rate_hz) / int(meta.decimation)
+
+
+def plan_report(plan: OpPlan, channels: int, rate_cps: float, clock_hz: float, sample_rate_hz: float, length: int,
+                budget: Budget = Budget()) -> dict:
+    """Everything ``venom-fpga plan`` reports (JSON-ready): the inputs, every configuration, the chosen one."""
+    for name, v in (("channels", channels), ("window length", length)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    for name, v in (("rate", rate_cps), ("clock", clock_hz), ("sample rate", sample_rate_hz)):
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    chosen, options = choose(plan, int(channels), rate_cps, clock_hz, sample_rate_hz, int(length), budget)
+    return {
+        "channels": int(channels), "rate_cps": rate_cps, "clock_mhz": clock_hz / 1e6,
+        "sample_rate_hz": sample_rate_hz, "window_length": int(length), "budget": asdict(budget),
+        "overflow_target": OVERFLOW_PROBABILITY, "estimates": "resources are estimates (planner.resources)",
+        "step_products": plan.step_products(), "finish_products": plan.finish_products(),
+        "options": [choice_dict(c) for c in options],
+        "chosen": choice_dict(chosen) if chosen is not None else None,
+    }
+
+
+def format_table(report: dict) -> str:
+    head = (f"{'F':>3} {'S':>5} {'capacity':>10} {'DSP48E2':>8} {'BRAM36':>7} {'URAM':>5} {'LUT':>8} "
+            f"{'latency':>8}  fits")
+    lines = [head, "-" * len(head)]
+    chosen = report["chosen"]
+    for o in report["options"]:
+        cap = "inf" if math.isinf(o["capacity_cps"]) else f"{o['capacity_cps']:,.0f}"
+        mark = "  <- chosen" if chosen is not None and o["fold"] == chosen["fold"] else ""
+        lines.append(f"{o['fold']:>3} {o['slots']:>5} {cap:>10} {o['dsp']:>8,} {o['bram36']:>7,.0f} {o['uram']:>5} "
+                     f"{o['lut']:>8,} {o['record_latency_us']:>6.2f}us  {'yes' if o['fits_budget'] else 'no'}{mark}")
+    return "\n".join(lines)
+
+
+def overflow_curves(report: dict, n_points: int = 60) -> dict[str, tuple[list[float], list[float]]]:
+    """P(no free slot) vs counts/s per pixel for each configuration of a report (for the plot)."""
+    import numpy as np
+
+    rates = np.logspace(1, 5, n_points)
+    period_s = 1.0 / report["sample_rate_hz"]
+    out = {}
+    for o in report["options"]:
+        prob = [overflow_probability(r, report["channels"], o["slots"], report["window_length"], period_s)
+                for r in rates]
+        out[f"F={o['fold']}, S={o['slots']}"] = (rates.tolist(), prob)
+    return out
