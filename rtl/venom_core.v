@@ -1,13 +1,14 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: BSD-3-Clause
 // venom_core: AXI4-Stream shell around venom_engine (one window in, one (mu, log_var) record out)
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Per input sample (I in TDATA[15:0], Q in TDATA[31:16], input-format codes) the STEP program runs; after the
-// sample flagged TLAST the FINISH program runs and one record is offered on energy_out:
-// TDATA[OUT_LANE_W-1:0] = mu code, TDATA[2*OUT_LANE_W-1:OUT_LANE_W] = log_var code (sign-extended). Then INIT
-// clears the recurrent state for the next window (also after reset). Ports follow the Vitis-HLS naming.
+// Per input sample (I in TDATA[IQ_FIELD_W-1:0], Q in the field above, input-format codes) the STEP program runs;
+// after the sample flagged TLAST the FINISH program runs and one record is offered on energy_out:
+// TDATA[RECORD_FIELD_W-1:0] = mu code, the field above = log_var code (sign-extended). Then INIT clears the
+// recurrent state for the next window (also after reset). Ports follow the Vitis-HLS naming; their widths are the
+// stream words of venom_contract.vh (MKIDGen3's), so they are declared after its include.
 module venom_core #(
     // see venom_engine for the engine parameters
     parameter LANES = 4,
@@ -34,29 +35,31 @@ module venom_core #(
     parameter ENTRY_INIT = 0,
     parameter ENTRY_STEP = 1,
     parameter ENTRY_FINISH = 2,
-    // input sample width per component (codes sign-extended from it)
-    parameter IN_W = 16,
-    // output lane width per value
-    parameter OUT_LANE_W = 32,
     parameter IROM_FILE = "",
     parameter WROM_FILE = "",
     parameter LUT_FILE = ""
 ) (
-    input  wire                    ap_clk,
-    input  wire                    ap_rst_n,
-    input  wire [2*IN_W-1:0]       iq_in_TDATA,
-    input  wire                    iq_in_TVALID,
-    output wire                    iq_in_TREADY,
-    input  wire                    iq_in_TLAST,
-    output wire [2*OUT_LANE_W-1:0] energy_out_TDATA,
-    output wire                    energy_out_TVALID,
-    input  wire                    energy_out_TREADY
+    ap_clk, ap_rst_n, iq_in_TDATA, iq_in_TVALID, iq_in_TREADY, iq_in_TLAST, energy_out_TDATA, energy_out_TVALID,
+    energy_out_TREADY
 );
+
+`include "venom_contract.vh"
+
+input  wire                 ap_clk;
+input  wire                 ap_rst_n;
+input  wire [IQ_WORD_W-1:0] iq_in_TDATA;
+input  wire                 iq_in_TVALID;
+output wire                 iq_in_TREADY;
+input  wire                 iq_in_TLAST;
+output wire [RECORD_W-1:0]  energy_out_TDATA;
+output wire                 energy_out_TVALID;
+input  wire                 energy_out_TREADY;
 
 `ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
 initial begin
-    if (IN_W > DW) $error("%m: IN_W (%0d) must not exceed DW (%0d)", IN_W, DW);
-    if (OUT_LANE_W > DW) $error("%m: OUT_LANE_W (%0d) must not exceed DW (%0d)", OUT_LANE_W, DW);
+    if (IQ_WORD_W != 2 * IQ_FIELD_W || RECORD_W != 2 * RECORD_FIELD_W) $error("%m: a stream word is not two fields");
+    if (IQ_FIELD_W > DW) $error("%m: IQ_FIELD_W (%0d) must not exceed DW (%0d)", IQ_FIELD_W, DW);
+    if (RECORD_FIELD_W > DW) $error("%m: RECORD_FIELD_W (%0d) must not exceed DW (%0d)", RECORD_FIELD_W, DW);
 end
 `endif
 
@@ -155,15 +158,15 @@ venom_engine #(
     .entry(entry),
     .busy(busy),
     .in_we(in_hs),
-    .in_d0({{(DW-IN_W){iq_in_TDATA[IN_W-1]}}, iq_in_TDATA[IN_W-1:0]}),
-    .in_d1({{(DW-IN_W){iq_in_TDATA[2*IN_W-1]}}, iq_in_TDATA[2*IN_W-1:IN_W]}),
+    .in_d0({{(DW-IQ_FIELD_W){iq_in_TDATA[IQ_FIELD_W-1]}}, iq_in_TDATA[IQ_FIELD_W-1:0]}),
+    .in_d1({{(DW-IQ_FIELD_W){iq_in_TDATA[IQ_WORD_W-1]}}, iq_in_TDATA[IQ_WORD_W-1:IQ_FIELD_W]}),
     .out_d0(out_d0),
     .out_d1(out_d1)
 );
 
 assign iq_in_TREADY = (cstate_reg == C_IDLE);
 assign energy_out_TVALID = (cstate_reg == C_OUT);
-assign energy_out_TDATA = {out_d1[OUT_LANE_W-1:0], out_d0[OUT_LANE_W-1:0]};
+assign energy_out_TDATA = {out_d1[RECORD_FIELD_W-1:0], out_d0[RECORD_FIELD_W-1:0]};
 
 // verilator lint_off UNUSEDSIGNAL
 wire unused_out = |{out_d0, out_d1};

@@ -1,11 +1,11 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: BSD-3-Clause
 // venom_engine: micro-coded, pipelined fixed-point engine (LANES multiply lanes, banked scratchpad, weight stream,
 // LUT units)
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Runs one program of the instruction ROM (python/venom_fpga/rtl_isa.py documents the instruction set and is its
+// Runs one program of the instruction ROM (python/venom_fpga/rtl/isa.py documents the instruction set and is its
 // bit-exact instruction-level model) from `entry` until an instruction with LAST set; `busy` is high meanwhile,
 // including the pipeline drain.
 //
@@ -28,8 +28,9 @@
 // Lane l writes only bank l (the compiler places element j of every written vector in bank j mod LANES); every lane
 // reads any bank through a bank multiplexer (2 read ports per lane and bank: A and B operands).
 //
-// The instruction word layout (LSB first) is defined here and mirrored by python/venom_fpga/rtl_export.py
-// (`field_layout`); both derive every field width from the parameters below.
+// The instruction word layout, the field codes (OP_*, WB_*, ...) and the field widths come from venom_contract.vh,
+// generated from python/venom_fpga/rtl/contract.py (with which the exporter packs the words); the layout's widths
+// and offsets are expressions of the parameters below.
 module venom_engine #(
     // number of multiply lanes (elements processed per cycle), a power of two >= 2
     parameter LANES = 4,
@@ -37,7 +38,7 @@ module venom_engine #(
     parameter DW = 32,
     // exact accumulator width
     parameter ACC_W = 64,
-    // signed multiplier operand widths (static bounds of the operands, derived by rtl_export; B is the narrower)
+    // signed multiplier operand widths (static bounds of the operands, derived by the exporter; B is the narrower)
     parameter MUL_A_W = DW,
     parameter MUL_B_W = DW,
     // LUT interpolation fraction width (largest table shift)
@@ -68,7 +69,7 @@ module venom_engine #(
     parameter IN_ADDR = 0,
     parameter OUT_ADDR = 2,
     parameter OUT_ADDR_LV = 3,
-    // issue-to-readable latency the compiler scheduled for (rtl_isa.WRITE_LATENCY); must equal this pipeline's
+    // issue-to-readable latency the compiler scheduled for (isa.WRITE_LATENCY); must equal this pipeline's
     parameter PIPE_LAT = 10,
     // memory initialisation files ($readmemh)
     parameter IROM_FILE = "",
@@ -90,67 +91,13 @@ module venom_engine #(
     output reg  [DW-1:0]     out_d1
 );
 
-// ------------------------------------------------------------------ instruction word layout
-localparam SEG_K = 0;
-localparam SEG_A_ONE = SEG_K + CNT_W;
-localparam SEG_A_BASE = SEG_A_ONE + 1;
-localparam SEG_A_S1 = SEG_A_BASE + ADDR_W;
-localparam SEG_A_S2 = SEG_A_S1 + ADDR_W;
-localparam SEG_A_S2L = SEG_A_S2 + ADDR_W;
-localparam SEG_A_SK = SEG_A_S2L + ADDR_W;
-localparam SEG_B_W = SEG_A_SK + ADDR_W;
-localparam SEG_B_BASE = SEG_B_W + 1;
-localparam SEG_B_S1 = SEG_B_BASE + ADDR_W;
-localparam SEG_B_S2 = SEG_B_S1 + ADDR_W;
-localparam SEG_B_S2L = SEG_B_S2 + ADDR_W;
-localparam SEG_B_SK = SEG_B_S2L + ADDR_W;
-localparam SEG_SHIFT = SEG_B_SK + ADDR_W;
-localparam SEG_VF = SEG_SHIFT + SH_W;
-localparam SEG_W = SEG_VF + 1;
+// ------------------------------------------------------------------ instruction word layout, field codes
+`define VENOM_CONTRACT_LAYOUT
+`include "venom_contract.vh"
+`undef VENOM_CONTRACT_LAYOUT
 
-localparam F_OP = 0;
-localparam F_WB = F_OP + 1;
-localparam F_LAST = F_WB + 3;
-localparam F_NSEG = F_LAST + 1;
-localparam F_WAIT = F_NSEG + 2;
-localparam F_N1 = F_WAIT + 4;
-localparam F_N2 = F_N1 + CNT_W;
-localparam F_N2G = F_N2 + CNT_W;
-localparam F_D_BASE = F_N2G + CNT_W;
-localparam F_D_S1 = F_D_BASE + ADDR_W;
-localparam F_D_S2 = F_D_S1 + ADDR_W;
-localparam F_D_S2L = F_D_S2 + ADDR_W;
-localparam F_SEG0 = F_D_S2L + ADDR_W;
-localparam F_SEG1 = F_SEG0 + SEG_W;
-localparam F_WIDTH = F_SEG1 + SEG_W;
-localparam F_SIGNED = F_WIDTH + 7;
-localparam F_RND = F_SIGNED + 1;
-localparam F_OVF = F_RND + 3;
-localparam F_RSHIFT = F_OVF + 2;
-localparam F_WBASE = F_RSHIFT + SH_W;
-localparam F_L_KIND = F_WBASE + WA_W;
-localparam F_L_TBASE = F_L_KIND + 2;
-localparam F_L_LO = F_L_TBASE + TA_W;
-localparam F_L_HI = F_L_LO + DW;
-localparam F_L_S = F_L_HI + DW;
-localparam F_L_FIN = F_L_S + 6;
-localparam F_L_NMAX = F_L_FIN + 7;
-localparam F_L_SHRELU = F_L_NMAX + 7;
-localparam F_L_SHV = F_L_SHRELU + 7;
-localparam F_N_MF = F_L_SHV + 7;
-localparam F_N_EVEN = F_N_MF + 7;
-localparam F_N_HALVE = F_N_EVEN + 1;
-localparam F_N_OFF = F_N_HALVE + 1;
-localparam F_N_LO = F_N_OFF + 8;
-localparam F_N_HI = F_N_LO + 8;
-localparam F_N_ADD = F_N_HI + 8;
-// instruction width, derived
-localparam IW = F_N_ADD + 8;
-
-localparam WB_QUANT = 3'd0;
-localparam WB_ABS = 3'd1;
-localparam WB_FLAG = 3'd2;
-localparam WB_NORM_M = 3'd3;
+// nseg of an instruction with both segments
+localparam [F_NSEG_W-1:0] NSEG_BOTH = 2;
 
 // this pipeline's issue-to-readable latency (see the stage list above)
 localparam LAT_IMPL = 10;
@@ -167,6 +114,11 @@ initial begin
     if (LANES < 2 || (LANES & (LANES - 1)) != 0) $error("%m: LANES must be a power of two >= 2");
     if (DMEM_DEPTH % LANES != 0) $error("%m: DMEM_DEPTH must be a multiple of LANES");
     if (PIPE_LAT != LAT_IMPL) $error("%m: program scheduled for PIPE_LAT %0d, pipeline has %0d", PIPE_LAT, LAT_IMPL);
+    if (PIPE_LAT > (1 << (F_WAIT_W + 1))) $error("%m: the drain counter (F_WAIT_W + 1 bits) cannot hold PIPE_LAT");
+    // wfield: a B walker's fields sit at its A walker's offsets + (SEG_B_BASE - SEG_A_BASE)
+    if (SEG_B_S1 - SEG_A_S1 != SEG_B_BASE - SEG_A_BASE || SEG_B_S2 - SEG_A_S2 != SEG_B_BASE - SEG_A_BASE ||
+        SEG_B_S2L - SEG_A_S2L != SEG_B_BASE - SEG_A_BASE || SEG_B_SK - SEG_A_SK != SEG_B_BASE - SEG_A_BASE)
+        $error("%m: the contract's B walker fields are not laid out as its A walker fields");
     if (MUL_A_W + MUL_B_W > ACC_W) $error("%m: ACC_W (%0d) must hold a MUL_A_W x MUL_B_W product", ACC_W);
     if (MUL_A_W > DW || MUL_B_W > DW) $error("%m: multiplier operands wider than DW (%0d)", DW);
     if (WW > DW) $error("%m: WW (%0d) must not exceed DW (%0d)", WW, DW);
@@ -190,7 +142,7 @@ localparam [2:0] S_IDLE = 3'd0, S_FETCH = 3'd1, S_WAIT = 3'd2, S_RUN = 3'd3, S_D
 
 reg [2:0] state_reg, state_next;
 reg [PC_W-1:0] pc_reg, pc_next;
-reg [4:0] cnt_reg, cnt_next;
+reg [F_WAIT_W:0] cnt_reg, cnt_next;  // stall and drain cycles
 reg [CNT_W-1:0] i1_reg, i1_next, i2_reg, i2_next, k_reg, k_next;
 reg [JW-1:0] j2b_reg, j2b_next;
 reg seg_reg, seg_next;
@@ -203,15 +155,15 @@ reg [4*LANES*ADDR_W-1:0] off_reg;
 
 wire [IW-1:0] ir_rom = irom[pc_reg];
 wire [IW-1:0] ir = ir_reg;
-wire op_lut = ir[F_OP];
+wire op_lut = (ir[F_OP +: F_OP_W] == OP_LUT);
 wire last = ir[F_LAST];
-wire [1:0] nseg = ir[F_NSEG +: 2];
-wire [CNT_W-1:0] n1 = ir[F_N1 +: CNT_W];
-wire [CNT_W-1:0] n2 = ir[F_N2 +: CNT_W];
-wire [CNT_W-1:0] n2g = ir[F_N2G +: CNT_W];
+wire [F_NSEG_W-1:0] nseg = ir[F_NSEG +: F_NSEG_W];
+wire [CNT_W-1:0] n1 = ir[F_N1 +: F_N1_W];
+wire [CNT_W-1:0] n2 = ir[F_N2 +: F_N2_W];
+wire [CNT_W-1:0] n2g = ir[F_N2G +: F_N2G_W];
 wire [SEG_W-1:0] sg = seg_reg ? ir[F_SEG1 +: SEG_W] : ir[F_SEG0 +: SEG_W];
-wire [CNT_W-1:0] seg_k = sg[SEG_K +: CNT_W];
-wire seg_b_w = sg[SEG_B_W];
+wire [CNT_W-1:0] seg_k = sg[SEG_K +: SEG_K_W];
+wire seg_b_ws = sg[SEG_B_WS];
 wire seg_vf = sg[SEG_VF];
 
 // walker fields of an instruction word (w: 0 a0, 1 b0, 2 a1, 3 b1, 4 d)
@@ -233,8 +185,8 @@ function [ADDR_W-1:0] wfield;
 endfunction
 // verilator lint_on UNUSEDSIGNAL
 
-wire last_k = (k_reg == seg_k - 1'b1) || (nseg == 2'd0);
-wire last_seg = (seg_reg == 1'b1) || (nseg != 2'd2);
+wire last_k = (k_reg == seg_k - 1'b1) || (nseg == {F_NSEG_W{1'b0}});
+wire last_seg = (seg_reg == 1'b1) || (nseg != NSEG_BOTH);
 wire last_i2 = (i2_reg == n2g - 1'b1);
 wire last_i1 = (i1_reg == n1 - 1'b1);
 wire issue = (state_reg == S_RUN);
@@ -271,25 +223,25 @@ always @* begin
             j2b_next = {JW{1'b0}};
             k_next = {CNT_W{1'b0}};
             seg_next = 1'b0;
-            wptr_next = ir_rom[F_WBASE +: WA_W];
+            wptr_next = ir_rom[F_WBASE +: F_WBASE_W];
             for (w = 0; w < NWALK; w = w + 1) begin
                 rb_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
                 gb_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
                 ta_next[w*ADDR_W +: ADDR_W] = wfield(ir_rom, w, SEG_A_BASE, F_D_BASE);
             end
-            cnt_next = {1'b0, ir_rom[F_WAIT +: 4]} - 1'b1;
-            state_next = (ir_rom[F_WAIT +: 4] == 4'd0) ? S_RUN : S_WAIT;
+            cnt_next = {1'b0, ir_rom[F_WAIT +: F_WAIT_W]} - 1'b1;
+            state_next = (ir_rom[F_WAIT +: F_WAIT_W] == {F_WAIT_W{1'b0}}) ? S_RUN : S_WAIT;
         end
         S_WAIT: begin
             cnt_next = cnt_reg - 1'b1;
-            if (cnt_reg == 5'd0) state_next = S_RUN;
+            if (cnt_reg == {(F_WAIT_W+1){1'b0}}) state_next = S_RUN;
         end
         S_RUN: begin
-            if (seg_b_w) wptr_next = wptr_reg + 1'b1;
+            if (seg_b_ws) wptr_next = wptr_reg + 1'b1;
             if (!last_k) begin
                 k_next = k_reg + 1'b1;
-                ta_next[wa_cur*ADDR_W +: ADDR_W] = ta_reg[wa_cur*ADDR_W +: ADDR_W] + sg[SEG_A_SK +: ADDR_W];
-                ta_next[wb_cur*ADDR_W +: ADDR_W] = ta_reg[wb_cur*ADDR_W +: ADDR_W] + sg[SEG_B_SK +: ADDR_W];
+                ta_next[wa_cur*ADDR_W +: ADDR_W] = ta_reg[wa_cur*ADDR_W +: ADDR_W] + sg[SEG_A_SK +: SEG_A_SK_W];
+                ta_next[wb_cur*ADDR_W +: ADDR_W] = ta_reg[wb_cur*ADDR_W +: ADDR_W] + sg[SEG_B_SK +: SEG_B_SK_W];
             end else begin
                 k_next = {CNT_W{1'b0}};
                 ta_next[wa_cur*ADDR_W +: ADDR_W] = gb_reg[wa_cur*ADDR_W +: ADDR_W];
@@ -317,7 +269,7 @@ always @* begin
                     end
                     if (last_i2 && last_i1) begin
                         if (last) begin
-                            cnt_next = PIPE_LAT[4:0] - 1'b1;
+                            cnt_next = PIPE_LAT[F_WAIT_W:0] - 1'b1;
                             state_next = S_DRAIN;
                         end else begin
                             pc_next = pc_reg + 1'b1;
@@ -329,7 +281,7 @@ always @* begin
         end
         default: begin  // S_DRAIN: until the last write-back
             cnt_next = cnt_reg - 1'b1;
-            if (cnt_reg == 5'd0) state_next = S_IDLE;
+            if (cnt_reg == {(F_WAIT_W+1){1'b0}}) state_next = S_IDLE;
         end
     endcase
 end
@@ -375,12 +327,12 @@ always @(posedge clk) begin
     p1_pc <= pc_reg;
     p1_first <= (k_reg == {CNT_W{1'b0}}) && !seg_reg;
     p1_last <= last_k && last_seg;
-    p1_zero <= (!op_lut && nseg == 2'd0) || seg_vf;
+    p1_zero <= (!op_lut && nseg == {F_NSEG_W{1'b0}}) || seg_vf;
     p1_vf <= seg_vf && !op_lut;
     p1_aone <= sg[SEG_A_ONE];
-    p1_bw <= seg_b_w;
+    p1_bw <= seg_b_ws;
     p1_lut <= op_lut;
-    p1_shift <= sg[SEG_SHIFT +: SH_W];
+    p1_shift <= sg[SEG_SHIFT +: SEG_SHIFT_W];
     p1_drow <= gb_reg[4*ADDR_W + LB +: ROW_W];
     p1_wptr <= wptr_reg;
     if (rst) p1_valid <= 1'b0;
@@ -422,10 +374,10 @@ wire [IW-1:0] ir7 = irom[pcs[5*PC_W +: PC_W]];
 wire [IW-1:0] ir8 = irom[pcs[6*PC_W +: PC_W]];
 wire [IW-1:0] ir9 = irom[pcs[7*PC_W +: PC_W]];
 // verilator lint_on UNUSEDSIGNAL
-wire lut7 = ir7[F_OP];
-wire [2:0] wb7 = ir7[F_WB +: 3];
-wire [2:0] wb9 = ir9[F_WB +: 3];
-wire lut9 = ir9[F_OP];
+wire lut7 = (ir7[F_OP +: F_OP_W] == OP_LUT);
+wire [F_WB_W-1:0] wb7 = ir7[F_WB +: F_WB_W];
+wire [F_WB_W-1:0] wb9 = ir9[F_WB +: F_WB_W];
+wire lut9 = (ir9[F_OP +: F_OP_W] == OP_LUT);
 
 // ------------------------------------------------------------------ scratchpad banks
 wire [LANES*LANES*DW-1:0] qa_all, qb_all;   // [bank][lane] read data of ports A and B
@@ -496,7 +448,7 @@ generate
             mem_b <= qb_all[(bankb*LANES+l)*DW +: DW];
         end
 
-        // ---- 2: operand select (operands fit MUL_A_W / MUL_B_W signed bits: rtl_isa._operand_widths)
+        // ---- 2: operand select (operands fit MUL_A_W / MUL_B_W signed bits: isa._operand_widths)
         wire [WW-1:0] wv = w_q[l*WW +: WW];
         // verilator lint_off UNUSEDSIGNAL
         wire signed [DW-1:0] wv_x = {{(DW-WW){wv[WW-1]}}, wv};
@@ -543,16 +495,16 @@ generate
             .clk(clk),
             .en(pv[0] && plut[0]),
             .x(mem_a),
-            .kind(ir2[F_L_KIND +: 2]),
-            .tbase(ir2[F_L_TBASE +: TA_W]),
-            .lo(ir2[F_L_LO +: DW]),
-            .hi(ir2[F_L_HI +: DW]),
-            .s(ir2[F_L_S +: 6]),
-            .f_in(ir2[F_L_FIN +: 7]),
-            .nmax(ir2[F_L_NMAX +: 7]),
-            .sh_relu(ir2[F_L_SHRELU +: 7]),
-            .sh_v(ir2[F_L_SHV +: 7]),
-            .rshift(ir2[F_RSHIFT +: SH_W]),
+            .kind(ir2[F_L_KIND +: F_L_KIND_W]),
+            .tbase(ir2[F_L_TBASE +: F_L_TBASE_W]),
+            .lo(ir2[F_L_LO +: F_L_LO_W]),
+            .hi(ir2[F_L_HI +: F_L_HI_W]),
+            .s(ir2[F_L_S +: F_L_S_W]),
+            .f_in(ir2[F_L_FIN +: F_L_FIN_W]),
+            .nmax(ir2[F_L_NMAX +: F_L_NMAX_W]),
+            .sh_relu(ir2[F_L_SHRELU +: F_L_SHRELU_W]),
+            .sh_v(ir2[F_L_SHV +: F_L_SHV_W]),
+            .rshift(ir2[F_RSHIFT +: F_RSHIFT_W]),
             .val(lut_val),
             .rshift_out(lut_rshift)
         );
@@ -579,13 +531,13 @@ generate
             .DW(DW)
         ) norm_inst (
             .val(val7),
-            .mant_frac(ir7[F_N_MF +: 7]),
+            .mant_frac(ir7[F_N_MF +: F_N_MF_W]),
             .even(ir7[F_N_EVEN]),
             .halve(ir7[F_N_HALVE]),
-            .off(ir7[F_N_OFF +: 8]),
-            .lo(ir7[F_N_LO +: 8]),
-            .hi(ir7[F_N_HI +: 8]),
-            .add(ir7[F_N_ADD +: 8]),
+            .off(ir7[F_N_OFF +: F_N_OFF_W]),
+            .lo(ir7[F_N_LO +: F_N_LO_W]),
+            .hi(ir7[F_N_HI +: F_N_HI_W]),
+            .add(ir7[F_N_ADD +: F_N_ADD_W]),
             .mant(n_mant),
             .expo(n_expo)
         );
@@ -596,7 +548,7 @@ generate
         always @(posedge clk) begin
             if (p7_valid) begin
                 q_in8 <= (!lut7 && wb7 == WB_ABS) ? abs7 : val7;
-                q_sh8 <= lut7 ? lsh7 : ir7[F_RSHIFT +: SH_W] + vsh7;
+                q_sh8 <= lut7 ? lsh7 : ir7[F_RSHIFT +: F_RSHIFT_W] + vsh7;
                 mant8 <= n_mant;
                 expo8 <= n_expo;
                 flag8 <= !val7[ACC_W-1] && (val7 != {ACC_W{1'b0}});
@@ -616,10 +568,10 @@ generate
             .en(p8_valid),
             .val(q_in8),
             .rshift(q_sh8),
-            .width(ir8[F_WIDTH +: 7]),
+            .width(ir8[F_WIDTH +: F_WIDTH_W]),
             .is_signed(ir8[F_SIGNED]),
-            .rnd(ir8[F_RND +: 3]),
-            .ovf(ir8[F_OVF +: 2]),
+            .rnd(ir8[F_RND +: F_RND_W]),
+            .ovf(ir8[F_OVF +: F_OVF_W]),
             .code(q_code9)
         );
         reg [DW-1:0] wd10;
@@ -631,7 +583,7 @@ generate
                     WB_QUANT, WB_ABS: wd10 <= q_code9;
                     WB_FLAG: wd10 <= {{(DW-1){1'b0}}, flag9};
                     WB_NORM_M: wd10 <= mant9;
-                    default: wd10 <= expo9;
+                    default: wd10 <= expo9;  // WB_NORM_N
                 endcase
             end
         end

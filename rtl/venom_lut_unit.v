@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: BSD-3-Clause
 // venom_lut_unit: one table evaluation of lut.py (index, interpolation, kind-specific combination)
 `resetall
 `timescale 1ns / 1ps
@@ -13,6 +13,8 @@
 //   exp2neg     x = max(x,0); n = min(x >> F_IN, NMAX); a = x & (2**F_IN - 1); val = V, rshift += n
 // with a clamped to [lo, hi], d = a - lo, i = d >> s, r = d & (2**s - 1).
 // Stages: c index + ROM address | c+1 ROM words, slope product | c+2 interpolation sum | c+3 combination.
+// kind and the table fields are the instruction fields of venom_contract.vh (LUT_* codes), so the ports are declared
+// after its include.
 module venom_lut_unit #(
     // input word width
     parameter DW = 32,
@@ -31,27 +33,27 @@ module venom_lut_unit #(
     // $readmemh file of the concatenated tables
     parameter INIT_FILE = ""
 ) (
-    input  wire                    clk,
-    // an evaluation enters (each stage's registers load only for an evaluation)
-    input  wire                    en,
-    input  wire signed [DW-1:0]    x,
-    input  wire        [1:0]       kind,
-    input  wire        [TA_W-1:0]  tbase,
-    input  wire signed [DW-1:0]    lo,
-    input  wire signed [DW-1:0]    hi,
-    input  wire        [5:0]       s,
-    input  wire        [6:0]       f_in,
-    input  wire        [6:0]       nmax,
-    input  wire        [6:0]       sh_relu,
-    input  wire        [6:0]       sh_v,
-    input  wire        [SH_W-1:0]  rshift,
-    output reg  signed [ACC_W-1:0] val,
-    output reg         [SH_W-1:0]  rshift_out
+    clk, en, x, kind, tbase, lo, hi, s, f_in, nmax, sh_relu, sh_v, rshift, val, rshift_out
 );
 
-localparam K_UNIFORM = 2'd0;
-localparam K_RELU_MINUS = 2'd1;
-localparam K_EXP2 = 2'd3;
+`include "venom_contract.vh"
+
+input  wire                           clk;
+// an evaluation enters (each stage's registers load only for an evaluation)
+input  wire                           en;
+input  wire signed [DW-1:0]           x;
+input  wire        [F_L_KIND_W-1:0]   kind;
+input  wire        [TA_W-1:0]         tbase;
+input  wire signed [DW-1:0]           lo;
+input  wire signed [DW-1:0]           hi;
+input  wire        [F_L_S_W-1:0]      s;
+input  wire        [F_L_FIN_W-1:0]    f_in;
+input  wire        [F_L_NMAX_W-1:0]   nmax;
+input  wire        [F_L_SHRELU_W-1:0] sh_relu;
+input  wire        [F_L_SHV_W-1:0]    sh_v;
+input  wire        [SH_W-1:0]         rshift;
+output reg  signed [ACC_W-1:0]        val;
+output reg         [SH_W-1:0]         rshift_out;
 
 `ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
 initial begin
@@ -68,16 +70,17 @@ wire x_min = x[DW-1] && (x[DW-2:0] == {(DW-1){1'b0}});
 wire signed [DW-1:0] xabs = x_min ? {1'b0, {(DW-1){1'b1}}} : (x[DW-1] ? -x : x);
 wire [DW-1:0] in_mask = (one << f_in) - one;
 wire [DW-1:0] n_raw = xp >> f_in;
+wire [DW-1:0] nmax_x = {{(DW-F_L_NMAX_W){1'b0}}, nmax};
 // verilator lint_off UNUSEDSIGNAL
-wire [DW-1:0] n = (n_raw > {{(DW-7){1'b0}}, nmax}) ? {{(DW-7){1'b0}}, nmax} : n_raw;
+wire [DW-1:0] n = (n_raw > nmax_x) ? nmax_x : n_raw;
 // verilator lint_on UNUSEDSIGNAL
 reg signed [DW-1:0] a;
 
 always @* begin
     case (kind)
-        K_UNIFORM: a = x;
-        K_EXP2: a = xp & in_mask;
-        default: a = xabs;
+        LUT_UNIFORM: a = x;
+        LUT_EXP2NEG: a = xp & in_mask;
+        default: a = xabs;  // LUT_RELU_MINUS, LUT_RELU_PLUS
     endcase
 end
 
@@ -91,12 +94,13 @@ wire [DW-1:0] r = d & ((one << s) - one);
 wire [TA_W-1:0] addr0 = tbase + idx[TA_W-1:0];
 wire [TA_W-1:0] addr1 = addr0 + {{(TA_W-1){1'b0}}, 1'b1};
 
-reg [1:0] kind2, kind3, kind4;
-reg [5:0] s2;
+reg [F_L_KIND_W-1:0] kind2, kind3, kind4;
+reg [F_L_S_W-1:0] s2;
 reg [R_W-1:0] r2;
 reg signed [DW-1:0] xp2, xp3, xp4;
 reg [SH_W-1:0] rsh2, rsh3, rsh4;
-reg [6:0] shr2, shr3, shr4, shv2, shv3, shv4;
+reg [F_L_SHRELU_W-1:0] shr2, shr3, shr4;
+reg [F_L_SHV_W-1:0] shv2, shv3, shv4;
 reg en2, en3, en4;  // an evaluation is in stage 2, 3, 4
 always @(posedge clk) begin
     {en2, en3, en4} <= {en, en2, en3};
@@ -106,7 +110,7 @@ always @(posedge clk) if (en) begin
     s2 <= s;
     r2 <= r[R_W-1:0];
     xp2 <= xp;
-    rsh2 <= (kind == K_EXP2) ? rshift + n[SH_W-1:0] : rshift;
+    rsh2 <= (kind == LUT_EXP2NEG) ? rshift + n[SH_W-1:0] : rshift;
     shr2 <= sh_relu;
     shv2 <= sh_v;
 end
@@ -152,9 +156,9 @@ wire signed [ACC_W-1:0] vs = v4 <<< shv4;
 always @(posedge clk) if (en4) begin
     rshift_out <= rsh4;
     case (kind4)
-        K_UNIFORM, K_EXP2: val <= v4;
-        K_RELU_MINUS: val <= relu - vs;
-        default: val <= relu + vs;
+        LUT_UNIFORM, LUT_EXP2NEG: val <= v4;
+        LUT_RELU_MINUS: val <= relu - vs;
+        default: val <= relu + vs;  // LUT_RELU_PLUS
     endcase
 end
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: BSD-3-Clause
 // venom_quant: one ap_fixed conversion of an exact integer (rounding right shift, then the overflow mode)
 `resetall
 `timescale 1ns / 1ps
@@ -7,6 +7,8 @@
 // Rounds VAL * 2**-RSHIFT to an integer with one of the seven ap_fixed rounding modes, then applies the
 // overflow mode for a WIDTH-bit (signed or unsigned) code. Combinational with REG = 0; with REG = 1 a register
 // splits the rounding (shift, increment) from the overflow handling: code follows the inputs one clock later.
+// The format fields (width, rnd, ovf) are the instruction fields of venom_contract.vh, so the ports are declared
+// after its include.
 module venom_quant #(
     // width of the exact input value (two's complement)
     parameter ACC_W = 64,
@@ -17,20 +19,24 @@ module venom_quant #(
     // 1: one pipeline register between rounding and overflow (clk used)
     parameter REG = 0
 ) (
-    input  wire                    clk,
-    // REG = 1: the register loads only when en is high
-    input  wire                    en,
-    input  wire signed [ACC_W-1:0] val,
-    input  wire        [SH_W-1:0]  rshift,
-    // format width in bits (1..DW)
-    input  wire        [6:0]       width,
-    input  wire                    is_signed,
-    // index into qformat.ROUNDING_MODES: TRN, TRN_ZERO, RND, RND_ZERO, RND_INF, RND_MIN_INF, RND_CONV
-    input  wire        [2:0]       rnd,
-    // index into qformat.OVERFLOW_MODES: WRAP, SAT, SAT_ZERO, SAT_SYM
-    input  wire        [1:0]       ovf,
-    output reg  signed [DW-1:0]    code
+    clk, en, val, rshift, width, is_signed, rnd, ovf, code
 );
+
+`include "venom_contract.vh"
+
+input  wire                        clk;
+// REG = 1: the register loads only when en is high
+input  wire                        en;
+input  wire signed [ACC_W-1:0]     val;
+input  wire        [SH_W-1:0]      rshift;
+// format width in bits (1..DW)
+input  wire        [F_WIDTH_W-1:0] width;
+input  wire                        is_signed;
+// rounding mode (AP_TRN ... AP_RND_CONV)
+input  wire        [F_RND_W-1:0]   rnd;
+// overflow mode (AP_WRAP ... AP_SAT_SYM)
+input  wire        [F_OVF_W-1:0]   ovf;
+output reg  signed [DW-1:0]        code;
 
 localparam XW = ACC_W + 3;
 
@@ -53,28 +59,28 @@ reg inc;
 
 always @* begin
     case (rnd)
-        3'd0: inc = 1'b0;                             // AP_TRN
-        3'd1: inc = neg & (half | sticky);            // AP_TRN_ZERO
-        3'd2: inc = half;                             // AP_RND
-        3'd3: inc = half & (sticky | neg);            // AP_RND_ZERO
-        3'd4: inc = half & (sticky | ~neg);           // AP_RND_INF
-        3'd5: inc = half & sticky;                    // AP_RND_MIN_INF
-        default: inc = half & (sticky | fl[0]);       // AP_RND_CONV
+        AP_TRN: inc = 1'b0;
+        AP_TRN_ZERO: inc = neg & (half | sticky);
+        AP_RND: inc = half;
+        AP_RND_ZERO: inc = half & (sticky | neg);
+        AP_RND_INF: inc = half & (sticky | ~neg);
+        AP_RND_MIN_INF: inc = half & sticky;
+        default: inc = half & (sticky | fl[0]);  // AP_RND_CONV
     endcase
 end
 
 // ---- stage boundary (REG = 1): the rounded value's parts and the format of the same conversion
 wire signed [XW-1:0] fl_s;
 wire inc_s;
-wire [6:0] width_s;
+wire [F_WIDTH_W-1:0] width_s;
 wire is_signed_s;
-wire [1:0] ovf_s;
+wire [F_OVF_W-1:0] ovf_s;
 generate
     if (REG) begin : g_reg
         reg signed [XW-1:0] fl_r;
         reg inc_r, is_signed_r;
-        reg [6:0] width_r;
-        reg [1:0] ovf_r;
+        reg [F_WIDTH_W-1:0] width_r;
+        reg [F_OVF_W-1:0] ovf_r;
         always @(posedge clk) if (en) begin
             fl_r <= fl;
             inc_r <= inc;
@@ -94,10 +100,10 @@ endgenerate
 wire signed [XW-1:0] v = fl_s + {{(XW-1){1'b0}}, inc_s};
 wire signed [XW-1:0] mx = is_signed_s ? ((one << (width_s - 1)) - one) : ((one << width_s) - one);
 wire signed [XW-1:0] mn_raw = is_signed_s ? -(one << (width_s - 1)) : {XW{1'b0}};
-wire signed [XW-1:0] mn = (ovf_s == 2'd3 && is_signed_s && width_s > 1) ? -mx : mn_raw;
+wire signed [XW-1:0] mn = (ovf_s == AP_SAT_SYM && is_signed_s && width_s > 1) ? -mx : mn_raw;
 wire over = v > mx;
 wire under = v < mn;
-wire [6:0] pad = DW[6:0] - width_s;
+wire [F_WIDTH_W-1:0] pad = DW[F_WIDTH_W-1:0] - width_s;
 wire [DW-1:0] low = v[DW-1:0] << pad;
 wire signed [DW-1:0] low_s = low;
 wire signed [DW-1:0] wrapped_s = low_s >>> pad;
@@ -109,9 +115,9 @@ always @* begin
         code = v[DW-1:0];
     end else begin
         case (ovf_s)
-            2'd0: code = wrapped;
-            2'd2: code = {DW{1'b0}};
-            default: code = over ? mx[DW-1:0] : mn[DW-1:0];
+            AP_WRAP: code = wrapped;
+            AP_SAT_ZERO: code = {DW{1'b0}};
+            default: code = over ? mx[DW-1:0] : mn[DW-1:0];  // AP_SAT, AP_SAT_SYM
         endcase
     end
 end

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: BSD-3-Clause
 // venom_rom: synchronous dual-read ROM initialised from a $readmemh file (maps to block RAM)
 `resetall
 `timescale 1ns / 1ps

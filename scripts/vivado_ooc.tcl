@@ -1,17 +1,18 @@
 # Out-of-context Vivado synthesis and implementation of one generated VENOM RTL top (scripts/run_vivado.sh runs it
-# once per LANES setting; see there and python/venom_fpga/vivado_report.py for the JSON report).
+# once per LANES setting; see there and python/venom_fpga/rtl/vivado_report.py for the JSON report).
 #
-#   vivado -mode batch -source scripts/vivado_ooc.tcl -tclargs GEN_DIR OUT_DIR [PART] [CLOCK_NS] [CLK_SRC]
+#   vivado -mode batch -source scripts/vivado_ooc.tcl -tclargs GEN_DIR OUT_DIR PART CLOCK_NS [CLK_SRC]
 #
-#   GEN_DIR   a `make rtl` output: venom_top.f (sources relative to it), venom_top.v and the .mem files
+#   GEN_DIR   a `venom-fpga rtl` output: venom_top.f (sources relative to it), venom_top.v and the .mem files
 #   OUT_DIR   receives venom_ooc.xdc, run_info.json, the reports (*.rpt) and the checkpoints (*.dcp)
-#   PART      default xczu48dr-ffvg1517-2-e (RFSoC 4x2, MKIDGen3)
-#   CLOCK_NS  period of ap_clk in ns, default 1.953 (512 MHz, the MKIDGen3 DSP clock)
+#   PART      the FPGA part, CLOCK_NS the period of ap_clk in ns: the target is defined in python/venom_fpga/target.py
+#             (PART, clock_period_ns()), which scripts/run_vivado.sh passes on
 #   CLK_SRC   optional clock-buffer site (e.g. a BUFGCE_X..Y.. of the target clock region) for HD.CLK_SRC; without it
 #             the clock is ideal (no clock-tree insertion delay or skew), which is optimistic
 #
 # Flow: read_verilog (the .f list) + read_xdc -mode out_of_context (create_clock on ap_clk), synth_design -mode
-# out_of_context with MEM_DIR set to GEN_DIR, opt_design, place_design, phys_opt_design, route_design; utilization and
+# out_of_context with MEM_DIR set to GEN_DIR and the sources' directories as include directories (the hand-written
+# RTL includes rtl/venom_contract.vh), opt_design, place_design, phys_opt_design, route_design; utilization and
 # timing-summary reports after synthesis, placement and routing, hierarchical utilization and route status after
 # routing, checkpoints after synthesis and routing. I/O ports get no input/output delay: only the paths inside the
 # module are timed.
@@ -20,8 +21,6 @@
 # inputs (no venom_top.f, a listed source missing).
 
 set top venom_top
-set default_part xczu48dr-ffvg1517-2-e
-set default_clock_ns 1.953
 
 proc fail {code message} {
     puts stderr "vivado_ooc: $message"
@@ -66,18 +65,15 @@ proc read_file_list {f_path} {
     return $sources
 }
 
-if {$argc < 2 || $argc > 5} {
-    fail 2 "usage: vivado -mode batch -source vivado_ooc.tcl -tclargs GEN_DIR OUT_DIR \[PART\] \[CLOCK_NS\] \[CLK_SRC\]"
+if {$argc < 4 || $argc > 5} {
+    fail 2 "usage: vivado -mode batch -source vivado_ooc.tcl -tclargs GEN_DIR OUT_DIR PART CLOCK_NS \[CLK_SRC\]"
 }
 lassign $argv gen_dir out_dir part clock_ns clk_src
-if {$part eq ""} {
-    set part $default_part
-}
-if {$clock_ns eq ""} {
-    set clock_ns $default_clock_ns
-}
 if {![string is double -strict $clock_ns] || $clock_ns <= 0} {
     fail 2 "CLOCK_NS is '$clock_ns', not a period in ns"
+}
+if {![regexp {^[A-Za-z0-9-]+$} $part]} {
+    fail 2 "PART is '$part', not an FPGA part name"
 }
 set gen_dir [file normalize $gen_dir]
 set out_dir [file normalize $out_dir]
@@ -89,9 +85,14 @@ set sources [read_file_list $f_list]
 if {[llength $sources] == 0} {
     fail 2 "$f_list lists no sources"
 }
+# `include search path: the directories of the sources (rtl/ holds venom_contract.vh)
+set include_dirs {}
 foreach src $sources {
     if {![file isfile $src]} {
         fail 2 "$src (listed in $f_list) not found"
+    }
+    if {[lsearch -exact $include_dirs [file dirname $src]] < 0} {
+        lappend include_dirs [file dirname $src]
     }
 }
 file mkdir $out_dir
@@ -138,7 +139,8 @@ step read {
     read_xdc -mode out_of_context $xdc
 }
 step synth_design {
-    synth_design -top $top -part $part -mode out_of_context -generic [string_generic MEM_DIR $gen_dir/]
+    synth_design -top $top -part $part -mode out_of_context -generic [string_generic MEM_DIR $gen_dir/] \
+        -include_dirs $include_dirs
 }
 step check_clock {
     if {[llength [get_clocks -quiet ap_clk]] == 0} {

@@ -28,10 +28,11 @@ from pathlib import Path
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
 from venom_fpga.rtl.export import derive_params, write_memories
+from venom_fpga.target import IQ_FIELD_BITS
 from venom_fpga.rtl.isa import Instr, IsaSim, Program, Seg, _check_banks, _operand_widths, _written_bits, \
     WRITE_LATENCY, assemble_weights, compile_model, lut_fields, schedule
 
-IN_W = 16  # input words (in_d0 / in_d1) are sign-extended 16-bit codes, as venom_core drives them
+IN_W = IQ_FIELD_BITS  # input words (in_d0 / in_d1) are sign-extended I/Q fields, as venom_core drives them
 DATA_WORDS = 64  # scratchpad words a program works on (after the IN / OUT rows)
 VF_WORDS = 16  # the top of the data region: small non-negative words (VF shift amounts), never overwritten
 VF_MAX = 24

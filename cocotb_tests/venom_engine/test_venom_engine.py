@@ -1,5 +1,5 @@
 """venom_engine on random programs (tests/rtl_random_program.py) against the instruction-level golden model IsaSim:
-VENOM_ENGINE_CASES (a JSON written by tests/test_rtl_modules.py) lists the runs in order, each with its entry pc,
+VENOM_ENGINE_CASES (a JSON written by tests/rtl/test_modules.py) lists the runs in order, each with its entry pc,
 the input words written before it (in_we), the busy cycles IsaSim counts and the scratchpad words known afterwards.
 
 Per run: write the input words while idle, pulse start with the entry pc, count the busy cycles (from the

@@ -1,6 +1,6 @@
-"""venom_normalize against the golden normalize_int (rtl_isa; = lut.normalize / normalize_even) and IsaSim's NORM_N
+"""venom_normalize against the golden normalize_int (rtl/isa.py; = lut.normalize / normalize_even) and IsaSim's NORM_N
 exponent clip((p >> halve) + off, lo, hi) + add: every case of VENOM_NORMALIZE_CASES (an .npz written by
-tests/test_rtl_modules.py) is driven and both outputs are compared as the module's DW-bit words (mant unsigned,
+tests/rtl/test_modules.py) is driven and both outputs are compared as the module's DW-bit words (mant unsigned,
 expo signed).
 
 Only val >= 1 is driven: IsaSim.exec raises ValueError before normalising an accumulator < 1, so the module's

@@ -1,5 +1,5 @@
 """venom_quant against the golden QFormat.quantize: random and edge values, every rounding/overflow mode used by
-ap_fixed, widths and shifts from VENOM_QUANT_CASES (an .npz written by tests/test_rtl_modules.py)."""
+ap_fixed, widths and shifts from VENOM_QUANT_CASES (an .npz written by tests/rtl/test_cocotb.py)."""
 
 from __future__ import annotations
 

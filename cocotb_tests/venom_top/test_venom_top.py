@@ -1,6 +1,6 @@
 """End-to-end test of the generated venom_top (inside venom_top_tb, which generates the clock in HDL): windows of
 input codes in, (mu, log_var) codes out, bit-exact against the fixed-point golden model (vectors prepared by
-python/venom_fpga/rtl_sim.py run_rtl: tests/test_rtl_cocotb.py, scripts/rtl_cosim.py, the ``rtl`` backend).
+python/venom_fpga/rtl/sim.py run_rtl: tests/rtl/test_cocotb.py, the co-simulation, the ``rtl`` backend).
 
 Environment: VENOM_VECTORS (an .npz with ``codes`` (N, L, 2) and ``expected`` (N, 2)), VENOM_SCENARIO (JSON:
 ``idle`` / ``backpressure`` with probability ``p`` and ``seed``, ``reset_mid_window``, ``driver``, ``no_check``),
@@ -29,15 +29,17 @@ from cocotbext.axi import AxiStreamFrame, AxiStreamSink, AxiStreamSource
 from common.axis import (AxisSink, AxisSource, HandshakeMonitor, VitisAxiStreamBus, bit, random_pause, sext,
                          sim_cycle)
 
-LANE = 32
+from venom_fpga.target import IQ_FIELD_BITS, IQ_WORD_BITS, RECORD_BITS, RECORD_FIELD_BITS
+
 CLK_NS = 2  # venom_top_tb: always #1 ap_clk = ~ap_clk
 # A stream that makes no handshake for this many cycles has hung (the engine needs ~1,000 cycles per sample).
 STALL_CYCLES = 200_000
 
 
 def pack_iq(codes: np.ndarray) -> list[int]:
-    """(L, 2) input codes -> iq_in_TDATA words (I in [15:0], Q in [31:16])."""
-    return [(int(i) & 0xFFFF) | ((int(q) & 0xFFFF) << 16) for i, q in codes]
+    """(L, 2) input codes -> iq_in_TDATA words (I in the low field, Q in the high one)."""
+    mask = (1 << IQ_FIELD_BITS) - 1
+    return [(int(i) & mask) | ((int(q) & mask) << IQ_FIELD_BITS) for i, q in codes]
 
 
 def beats(codes: np.ndarray, last: bool = True) -> list[tuple[int, int]]:
@@ -47,7 +49,7 @@ def beats(codes: np.ndarray, last: bool = True) -> list[tuple[int, int]]:
 
 def unpack_record(data: int) -> tuple[int, int]:
     """energy_out_TDATA -> (mu, log_var) codes."""
-    return sext(data, LANE), sext(data >> LANE, LANE)
+    return sext(data, RECORD_FIELD_BITS), sext(data >> RECORD_FIELD_BITS, RECORD_FIELD_BITS)
 
 
 async def reset(dut):
@@ -75,8 +77,8 @@ async def stream_cocotbext(dut, codes: np.ndarray, sc: dict, logs: list) -> tupl
     mon_in = HandshakeMonitor(dut, "iq_in", clk, CLK_NS)
     cocotb.start_soon(mon_in.run())
     logs.append(mon_in.log)
-    source = AxiStreamSource(VitisAxiStreamBus.from_prefix(dut, "iq_in"), clk, byte_size=32)
-    sink = AxiStreamSink(VitisAxiStreamBus.from_prefix(dut, "energy_out"), clk, byte_size=LANE)
+    source = AxiStreamSource(VitisAxiStreamBus.from_prefix(dut, "iq_in"), clk, byte_size=IQ_WORD_BITS)
+    sink = AxiStreamSink(VitisAxiStreamBus.from_prefix(dut, "energy_out"), clk, byte_size=RECORD_FIELD_BITS)
     if sc.get("idle"):
         source.set_pause_generator(random_pause(sc.get("seed", 1), sc.get("p", 0.3)))
     if sc.get("backpressure"):
@@ -86,7 +88,7 @@ async def stream_cocotbext(dut, codes: np.ndarray, sc: dict, logs: list) -> tupl
     received = []
     for _ in range(codes.shape[0]):
         rx = await sink.recv()
-        received.append((sext(rx.tdata[0], LANE), sext(rx.tdata[1], LANE)))
+        received.append((sext(rx.tdata[0], RECORD_FIELD_BITS), sext(rx.tdata[1], RECORD_FIELD_BITS)))
     await Timer(20 * CLK_NS, "ns")
     assert sink.empty(), "more records than windows"
     return mon_in.log, received
@@ -100,6 +102,8 @@ async def run(dut):
     sc = json.loads(os.environ.get("VENOM_SCENARIO", "{}"))
     seed, p = sc.get("seed", 1), sc.get("p", 0.3)
     fast = sc.get("driver", "fast") == "fast"
+    assert (len(dut.iq_in_TDATA), len(dut.energy_out_TDATA)) == (IQ_WORD_BITS, RECORD_BITS), \
+        "stream widths differ from venom_fpga.target's"
     clk = dut.ap_clk
     if not fast:  # cocotbext-axi reads TREADY/TVALID in RisingEdge(clk): with an HDL clock Verilator shows it the
         # values after the edge (the callback runs after eval), so it would miss or invent handshakes

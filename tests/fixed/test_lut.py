@@ -189,19 +189,6 @@ def test_header_names_command_input_and_hash():
         check_generated_header("written by hand")
 
 
-def test_write_mem_round_trip(luts, tmp_path):
-    lut = luts["layers.0.softplus"]
-    path = lutmod.write_mem(lut, tmp_path / "softplus.mem", HEADER)
-    lines = path.read_text().splitlines()
-    assert lines[0] == "// " + HEADER
-    words = [ln for ln in lines if not ln.startswith("//")]
-    assert len(words) == len(lut.codes)
-    w = lut.table_fmt.width
-    assert all(len(x) == (w + 3) // 4 for x in words)
-    back = [int(x, 16) - ((1 << w) if lut.table_fmt.signed and int(x, 16) >> (w - 1) else 0) for x in words]
-    assert back == lut.codes.tolist()
-
-
 def test_cpp_header_compiles_and_holds_the_tables(luts, tmp_path):
     path = lutmod.write_cpp_header(luts, tmp_path / "venom_luts.h", HEADER)
     assert path.read_text().splitlines()[0] == "// " + HEADER

@@ -44,7 +44,8 @@ def _codes(fm: FixedModel, n: int, length: int, seed: int) -> np.ndarray:
 def test_verilator_lint_clean():
     gen = rtl_sim.generate(_small_model(), 2, "lint")
     files = [str((gen / f).resolve()) for f in (gen / "venom_top.f").read_text().split()]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "venom_top", *files],
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "-I" + str(REPO / "rtl"), "--top-module", "venom_top",
+                        *files],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -20,14 +20,13 @@ from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.lut import normalize, normalize_even
 from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
 from venom_fpga.rtl.export import CORE_FILES
-from venom_fpga.rtl.isa import Program, compile_model, normalize_int
+from venom_fpga.rtl.isa import ACC_W, Program, compile_model, normalize_int
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "cocotb_tests"))
 from venom_fpga.rtl.cocotb_runner import SIM_BUILD, run_cocotb, string_param  # noqa: E402
 
 SIMULATORS = ("icarus", "verilator")
-ACC_W = 64  # the engine's accumulator width (rtl_export builds venom_engine with ACC_W=64)
 DW = Program.dw  # the engine's data-word width, which venom_normalize's outputs take
 
 
@@ -180,7 +179,7 @@ def test_random_programs_cover(lanes):
 @pytest.mark.parametrize(("sim", "lanes"), [(s, n) for s in SIMULATORS for n in sorted(ENGINE_SETS)
                                             if s == "icarus" or n in ENGINE_VERILATOR_LANES])
 def test_venom_engine_module(sim, lanes):
-    """venom_engine (parameters from rtl_export.derive_params) runs the random programs of one LANES set as IsaSim
+    """venom_engine (parameters from export.derive_params) runs the random programs of one LANES set as IsaSim
     does: busy cycles, out_d0/out_d1 after every run, and under Icarus the whole scratchpad through the hierarchy."""
     prog, names, progs, runs = engine_cases(lanes)
     mem_dir = SIM_BUILD / f"venom_engine_mem-L{lanes}-{sim}"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from venom_fpga.target import PART, clock_period_ns
 from venom_fpga.rtl.vivado_report import (
     TIMING_REPORT,
     UTILIZATION_REPORT,
@@ -241,9 +242,12 @@ def run_tcl(tmp_path):
     return run
 
 
+TARGET = (PART, f"{clock_period_ns():.3f}")  # what run_vivado.sh passes (python/venom_fpga/target.py)
+
+
 def test_tcl_flow(run_tcl):
     gen, out = run_tcl.gen, run_tcl.out
-    proc, calls = run_tcl(str(gen), str(out))
+    proc, calls = run_tcl(str(gen), str(out), *TARGET)
     assert proc.returncode == 0, proc.stderr
     assert [c for c, _ in calls] == [
         "read_verilog", "read_verilog", "read_xdc", "synth_design", "write_checkpoint", "report_utilization",
@@ -255,18 +259,19 @@ def test_tcl_flow(run_tcl):
         [str(gen.parent.parent / "venom_core.v")], [str(gen / "venom_top.v")]]
     assert calls[2][1] == ["-mode", "out_of_context", str(out / "venom_ooc.xdc")]
     # MEM_DIR: the generated directory, absolute, with the trailing slash, as a Verilog string literal
-    assert calls[3][1] == ["-top", "venom_top", "-part", "xczu48dr-ffvg1517-2-e", "-mode", "out_of_context",
-                           "-generic", f'MEM_DIR="{gen}/"']
+    assert calls[3][1][:8] == ["-top", "venom_top", "-part", PART, "-mode", "out_of_context",
+                               "-generic", f'MEM_DIR="{gen}/"']
+    assert calls[3][1][8] == "-include_dirs" and str(gen.parent.parent) in calls[3][1][9]  # venom_contract.vh
     xdc = (out / "venom_ooc.xdc").read_text().splitlines()
-    assert xdc[1:] == ["create_clock -period 1.953 -name ap_clk [get_ports ap_clk]"]
+    assert xdc[1:] == [f"create_clock -period {TARGET[1]} -name ap_clk [get_ports ap_clk]"]
     files = [args[-1] for c, args in calls if c.startswith(("report_", "write_checkpoint"))]
     assert files == [str(out / name) for name in (
         "post_synth.dcp", "post_synth_utilization.rpt", "post_synth_timing_summary.rpt", "post_place_utilization.rpt",
         "post_place_timing_summary.rpt", "post_route.dcp", "post_route_utilization.rpt",
         "post_route_utilization_hier.rpt", "post_route_timing_summary.rpt", "post_route_route_status.rpt")]
     assert json.loads((out / "run_info.json").read_text()) == {
-        "name": "venom_x_l4", "gen_dir": str(gen), "top": "venom_top", "part": "xczu48dr-ffvg1517-2-e",
-        "clock_period_ns": 1.953, "clk_src": None, "vivado_version": "2022.2"}
+        "name": "venom_x_l4", "gen_dir": str(gen), "top": "venom_top", "part": PART,
+        "clock_period_ns": float(TARGET[1]), "clk_src": None, "vivado_version": "2022.2"}
 
 
 def test_tcl_arguments(run_tcl):
@@ -280,20 +285,21 @@ def test_tcl_arguments(run_tcl):
     info = json.loads((out / "run_info.json").read_text())
     assert (info["clock_period_ns"], info["clk_src"]) == (2.5, "BUFGCE_X0Y48")
     for argv, message in ((["only-one"], "usage:"), ([str(gen), str(out), "", "fast"], "CLOCK_NS is 'fast'"),
-                          ([str(gen.parent), str(out)], "venom_top.f not found (generate the RTL first: make rtl)")):
+                          ([str(gen.parent), str(out), *TARGET],
+                           "venom_top.f not found (generate the RTL first: make rtl)"), ([str(gen), str(out)], "usage:")):
         proc, calls = run_tcl(*argv)
         assert proc.returncode == 2 and message in proc.stderr and calls == [], argv
     (gen / "venom_top.v").unlink()
-    proc, calls = run_tcl(str(gen), str(out))
+    proc, calls = run_tcl(str(gen), str(out), *TARGET)
     assert proc.returncode == 2 and "venom_top.v (listed in" in proc.stderr and calls == []
 
 
 def test_tcl_failures_end_the_run(run_tcl):
-    proc, calls = run_tcl(str(run_tcl.gen), str(run_tcl.out), FAIL_AT="route_design")
+    proc, calls = run_tcl(str(run_tcl.gen), str(run_tcl.out), *TARGET, FAIL_AT="route_design")
     assert proc.returncode == 1
     assert "vivado_ooc: route_design failed: ERROR: [Common 17-69] boom" in proc.stderr
     assert calls[-1][0] == "route_design"
-    proc, calls = run_tcl(str(run_tcl.gen), str(run_tcl.out), NO_CLOCK="1")
+    proc, calls = run_tcl(str(run_tcl.gen), str(run_tcl.out), *TARGET, NO_CLOCK="1")
     assert proc.returncode == 1 and "check_clock failed: no clock ap_clk after synthesis" in proc.stderr
     assert calls[-1][0] == "synth_design"
 

@@ -365,6 +365,15 @@ def _qformat(where: str, value: Any, source: str) -> QFormat:
 
 
 # ------------------------------------------------------------------------------------------------ files
+def precision_identity(cfg: PrecisionConfig) -> tuple[str, Path | bytes]:
+    """(name, source) of a precision config for a provenance line: its file, else its canonical JSON."""
+    src = Path(cfg.source) if cfg.source not in ("memory", "default") else None
+    if src is not None and src.is_file():
+        return src.name, src
+    name = "default precision" if cfg.source == "default" else "precision config (in memory)"
+    return name, json.dumps(cfg.to_dict(), sort_keys=True).encode()
+
+
 def default_precision_path(checkpoint_path: str | os.PathLike) -> Path:
     """``<stem>.precision.json`` beside the checkpoint."""
     p = Path(checkpoint_path)

@@ -59,7 +59,7 @@ import numpy as np
 
 from venom_fpga.fixed import lut as lutmod
 from venom_fpga.files import generated_header, umask
-from venom_fpga.model.checkpoint import Checkpoint, load_checkpoint
+from venom_fpga.model.checkpoint import Checkpoint, checkpoint_identity, load_checkpoint
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.op_plan import LayerPlan, Sum
 from venom_fpga.fixed.precision import (
@@ -67,6 +67,7 @@ from venom_fpga.fixed.precision import (
     PROBE_LENGTH,
     PrecisionConfig,
     precision_for,
+    precision_identity,
     probe_windows,
     signal_doc,
     signal_names,
@@ -118,23 +119,6 @@ class ExportInputs:
     precision_name: str
 
 
-def _checkpoint_source(ckpt: Checkpoint) -> Path | bytes:
-    """What identifies a checkpoint in the provenance line: its file, else its tensors."""
-    if ckpt.path is not None and Path(ckpt.path).is_file():
-        return Path(ckpt.path)
-    return b"".join(name.encode() + np.ascontiguousarray(t, dtype=np.float64).tobytes()
-                    for name, t in ckpt.tensors.items())
-
-
-def _precision_identity(cfg: PrecisionConfig) -> tuple[str, Path | bytes]:
-    """(name, source) of a precision config: its file when it came from one, else its canonical JSON."""
-    src = Path(cfg.source) if cfg.source not in ("memory", "default") else None
-    if src is not None and src.is_file():
-        return src.name, src
-    name = "default precision" if cfg.source == "default" else "precision config (in memory)"
-    return name, json.dumps(cfg.to_dict(), sort_keys=True).encode()
-
-
 def prepare(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
             name_map: str | os.PathLike | None = None) -> ExportInputs:
     """Load the checkpoint and its precision config (explicit, ``<stem>.precision.json``, or the default)."""
@@ -145,9 +129,9 @@ def prepare(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig 
         cfg = precision_for(ckpt, precision) if precision is not None else precision_for(ckpt)
     model = FixedModel(ckpt, cfg)
     _check_interface(cfg)
-    ckpt_name = Path(ckpt.path).name if ckpt.path is not None else "checkpoint (in memory)"
-    p_name, p_source = _precision_identity(cfg)
-    header = generated_header(COMMAND, {ckpt_name: _checkpoint_source(ckpt), p_name: p_source})
+    ckpt_name, ckpt_source = checkpoint_identity(ckpt)
+    p_name, p_source = precision_identity(cfg)
+    header = generated_header(COMMAND, {ckpt_name: ckpt_source, p_name: p_source})
     return ExportInputs(ckpt, cfg, model, header, ckpt_name, p_name)
 
 

@@ -48,6 +48,14 @@ class Checkpoint:
         return int(sum(t.size for t in self.tensors.values()))
 
 
+def checkpoint_identity(ckpt: Checkpoint) -> tuple[str, Path | bytes]:
+    """(name, source) of a checkpoint for a provenance line (files.generated_header): its file, else its tensors."""
+    if ckpt.path is not None and Path(ckpt.path).is_file():
+        return Path(ckpt.path).name, Path(ckpt.path)
+    return "checkpoint (in memory)", b"".join(name.encode() + np.ascontiguousarray(t, dtype=np.float64).tobytes()
+                                               for name, t in ckpt.tensors.items())
+
+
 def load_checkpoint(path: str | os.PathLike, name_map: str | os.PathLike | None = None) -> Checkpoint:
     path = Path(path)
     if not path.is_file():

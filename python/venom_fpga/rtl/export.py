@@ -1,31 +1,36 @@
 """Export a checkpoint to the generated part of the RTL: the top ``venom_top.v`` (parameters only), the instruction
-ROM, the per-lane weight stream and the LUT ROM (``.mem`` files for ``$readmemh``), plus ``params.json``.
+ROM, the per-lane weight stream and the LUT ROM (``irom.mem``, ``wrom.mem``, ``lut.mem`` for ``$readmemh``), the
+source list ``venom_top.f`` and ``params.json``.
 
 The hand-written engine (``rtl/venom_engine.v``) is generic; everything model-specific is data produced here from the
 same precision config and the same LUT tables (``lut.py``) as the fixed-point golden model, through the instruction
-set of :mod:`venom_fpga.rtl.isa` (whose simulator is proven bit-exact against ``FixedModel``).
+set of :mod:`venom_fpga.rtl.isa` (whose simulator is proven bit-exact against ``FixedModel``). Instruction words are
+packed with :mod:`venom_fpga.rtl.contract`, the definition that ``rtl/venom_contract.vh`` is rendered from.
 
-Usage::
-
-    python -m venom_fpga.rtl.export --weights W [--precision P] --lanes N --out rtl/generated/<name>
+Entry points: :func:`export_checkpoint` (``venom-fpga rtl``: a checkpoint file) and :func:`export` (a FixedModel).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from venom_fpga.fixed import lut as lutmod
+from venom_fpga import target
 from venom_fpga.files import atomic_path, generated_header
+from venom_fpga.fixed import lut as lutmod
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.paths import RTL_DIR
+from venom_fpga.fixed.precision import PrecisionConfig, precision_identity
 from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES
-from venom_fpga.rtl.isa import LUT_KINDS, OPS, WB_MODES, WRITE_LATENCY, Instr, IsaSim, Program, compile_model, lut_fields
+from venom_fpga.model.checkpoint import Checkpoint, checkpoint_identity, load_checkpoint
+from venom_fpga.paths import REPO_ROOT, RTL_DIR
+from venom_fpga.rtl import contract
+from venom_fpga.rtl.isa import ACC_W, LUT_KINDS, OPS, WB_MODES, WRITE_LATENCY, Instr, IsaSim, Program, compile_model, \
+    lut_fields
+
+COMMAND = "venom-fpga rtl"
+GENERATED_DIR = RTL_DIR / "generated"
 
 CORE_FILES = ("venom_quant.v", "venom_normalize.v", "venom_rom.v", "venom_lut_unit.v", "venom_engine.v",
               "venom_core.v")
@@ -54,8 +59,6 @@ class RtlParams:
     ENTRY_INIT: int
     ENTRY_STEP: int
     ENTRY_FINISH: int
-    IN_W: int = 16
-    OUT_LANE_W: int = 32
     MUL_A_W: int = 32
     MUL_B_W: int = 32
     LUT_R_W: int = 16
@@ -73,22 +76,9 @@ class RtlParams:
     def TA_W(self) -> int:  # noqa: N802
         return _bits(self.LUT_DEPTH)
 
-
-def field_layout(p: RtlParams) -> list[tuple[str, int]]:
-    """(name, width) LSB first: the instruction word of rtl/venom_engine.v (keep the two in sync)."""
-    aw = p.ADDR_W
-    seg = [("k", p.CNT_W), ("a_one", 1), ("a_base", aw), ("a_s1", aw), ("a_s2", aw), ("a_s2l", aw), ("a_sk", aw),
-           ("b_w", 1), ("b_base", aw), ("b_s1", aw), ("b_s2", aw), ("b_s2l", aw), ("b_sk", aw), ("shift", p.SH_W),
-           ("vf", 1)]
-    out = [("op", 1), ("wb", 3), ("last", 1), ("nseg", 2), ("wait", 4), ("n1", p.CNT_W), ("n2", p.CNT_W),
-           ("n2g", p.CNT_W),
-           ("d_base", aw), ("d_s1", aw), ("d_s2", aw), ("d_s2l", aw)]
-    out += [(f"s0_{n}", w) for n, w in seg] + [(f"s1_{n}", w) for n, w in seg]
-    out += [("width", 7), ("signed", 1), ("rnd", 3), ("ovf", 2), ("rshift", p.SH_W), ("wbase", p.WA_W),
-            ("l_kind", 2), ("l_tbase", p.TA_W), ("l_lo", p.DW), ("l_hi", p.DW), ("l_s", 6), ("l_fin", 7),
-            ("l_nmax", 7), ("l_shrelu", 7), ("l_shv", 7),
-            ("n_mf", 7), ("n_even", 1), ("n_halve", 1), ("n_off", 8), ("n_lo", 8), ("n_hi", 8), ("n_add", 8)]
-    return out
+    def values(self) -> dict[str, int]:
+        """Every parameter, the derived widths included (what the instruction layout is resolved with)."""
+        return self.__dict__ | {"ADDR_W": self.ADDR_W, "WA_W": self.WA_W, "TA_W": self.TA_W}
 
 
 def instr_fields(it: Instr, last: bool, p: RtlParams) -> dict[str, int]:
@@ -98,9 +88,9 @@ def instr_fields(it: Instr, last: bool, p: RtlParams) -> dict[str, int]:
                          "n2g": -(-it.n2 // lanes), "d_base": it.dest[0], "d_s1": it.dest[1], "d_s2": it.dest[2],
                          "d_s2l": lanes * it.dest[2]}
     for si, sg in enumerate(it.segs):
-        q = f"s{si}_"
+        q = f"seg{si}_"
         f.update({q + "k": sg.k, q + "a_one": int(sg.a_one), q + "a_base": sg.a[0], q + "a_s1": sg.a[1],
-                  q + "a_s2": sg.a[2], q + "a_s2l": lanes * sg.a[2], q + "a_sk": sg.a[3], q + "b_w": int(sg.b_w),
+                  q + "a_s2": sg.a[2], q + "a_s2l": lanes * sg.a[2], q + "a_sk": sg.a[3], q + "b_ws": int(sg.b_w),
                   q + "b_base": sg.b[0], q + "b_s1": sg.b[1], q + "b_s2": sg.b[2], q + "b_s2l": lanes * sg.b[2],
                   q + "b_sk": sg.b[3], q + "shift": sg.shift, q + "vf": int(sg.vf)})
     f.update({"width": it.width, "signed": int(it.signed), "rnd": ROUNDING_MODES.index(it.rnd),
@@ -119,20 +109,6 @@ def instr_fields(it: Instr, last: bool, p: RtlParams) -> dict[str, int]:
     return f
 
 
-def pack(fields: dict[str, int], p: RtlParams) -> int:
-    word, pos = 0, 0
-    signed_ok = {"n_off", "n_add", "l_lo", "l_hi"}
-    for name, w in field_layout(p):
-        v = int(fields.get(name, 0))
-        lo = -(1 << (w - 1)) if name in signed_ok else 0
-        hi = (1 << w) - 1 if name not in signed_ok else (1 << (w - 1)) - 1
-        if not lo <= v <= hi:
-            raise ValueError(f"instruction field {name} = {v} does not fit {w} bits")
-        word |= (v & ((1 << w) - 1)) << pos
-        pos += w
-    return word
-
-
 def derive_params(prog: Program) -> RtlParams:
     lanes = prog.lanes
     ends = [v for k, v in prog.entry.items() if k != "init"]
@@ -140,12 +116,12 @@ def derive_params(prog: Program) -> RtlParams:
     tw = max(int(max(abs(c) for c in prog.lut_rom)).bit_length() + 1, 2)
     del ends
     return RtlParams(
-        LANES=lanes, DW=prog.dw, ACC_W=64, SH_W=7, DMEM_DEPTH=prog.dmem_depth, CNT_W=int(cnt).bit_length() + 1,
+        LANES=lanes, DW=prog.dw, ACC_W=ACC_W, SH_W=7, DMEM_DEPTH=prog.dmem_depth, CNT_W=int(cnt).bit_length() + 1,
         IROM_DEPTH=len(prog.instrs), WROM_DEPTH=max(len(prog.wbanks[0]), 1), WW=prog.ww,
         LUT_DEPTH=len(prog.lut_rom), TW=tw, IN_ADDR=prog.in_addr, OUT_ADDR=prog.out_addr[0],
         OUT_ADDR_LV=prog.out_addr[1],
         ENTRY_INIT=prog.entry["init"], ENTRY_STEP=prog.entry["step"], ENTRY_FINISH=prog.entry["finish"],
-        IN_W=16, OUT_LANE_W=32, MUL_A_W=prog.mul_a_w, MUL_B_W=prog.mul_b_w,
+        MUL_A_W=prog.mul_a_w, MUL_B_W=prog.mul_b_w,
         LUT_R_W=prog.lut_r_w)
 
 
@@ -157,10 +133,11 @@ def write_memories(prog: Program, p: RtlParams, out: Path, header: str, lasts: s
     """irom.mem (LAST set on the instructions in ``lasts``), wrom.mem and lut.mem of ``prog`` in ``out``, each
     starting with ``header``; returns the instruction width."""
     lanes = p.LANES
-    iw = sum(w for _, w in field_layout(p))
-    lines = ["// " + header, f"// instruction ROM: {len(prog.instrs)} x {iw} bits (layout: rtl_export.field_layout)"]
+    values = p.values()
+    iw = contract.word_bits(values)
+    lines = ["// " + header, f"// instruction ROM: {len(prog.instrs)} x {iw} bits (layout: rtl/venom_contract.vh)"]
     for i, it in enumerate(prog.instrs):
-        lines.append(f"{_hex(pack(instr_fields(it, i in lasts, p), p), iw)} // {i}: {it.name}")
+        lines.append(f"{_hex(contract.pack(instr_fields(it, i in lasts, p), values), iw)} // {i}: {it.name}")
     with atomic_path(out / "irom.mem") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     # weight stream: one word per line = the LANES banks, lane 0 in the low bits
@@ -188,21 +165,18 @@ def write_memories(prog: Program, p: RtlParams, out: Path, header: str, lasts: s
 def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str | None = None) -> dict:
     """Write the generated RTL of ``fm`` at ``lanes`` lanes into ``out``; returns params.json's content."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     prog = compile_model(fm, lanes)
     p = derive_params(prog)
-    if fm.fmt["input"].width > p.IN_W:
-        raise ValueError(f"input format {fm.fmt['input']} wider than {p.IN_W} bits")
+    if fm.fmt["input"].width > target.IQ_FIELD_BITS:
+        raise ValueError(f"input format {fm.fmt['input']} is wider than the {target.IQ_FIELD_BITS}-bit I and Q "
+                         "fields of the input word")
     for f_ in prog.out_fmt:
-        if f_.width > p.OUT_LANE_W:
-            raise ValueError(f"output format {f_} wider than {p.OUT_LANE_W} bits")
+        if f_.width > target.RECORD_FIELD_BITS:
+            raise ValueError(f"output format {f_} is wider than the {target.RECORD_FIELD_BITS}-bit fields of the "
+                             "output record")
     lasts = {prog.entry["step"] - 1, prog.entry["finish"] - 1, prog.entry["end"] - 1}
+    out.mkdir(parents=True, exist_ok=True)
     iw = write_memories(prog, p, out, header, lasts)
-    # one file per table (the same words as lut.mem, via lut.write_mem)
-    lut_dir = out / "luts"
-    lut_dir.mkdir(exist_ok=True)
-    for tname, _, lut in prog.lut_list:
-        lutmod.write_mem(lut, lut_dir / f"{tname.replace('.', '_')}.mem", header)
     # cycle budget from the instruction-level model
     sim = IsaSim(prog)
     step_cycles = sim.step_cycles()
@@ -220,10 +194,9 @@ def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str |
         "dims": fm.dims.to_dict(), "dmem_map": prog.dmem_map,
         "out_formats": [f_.ctype() for f_ in prog.out_fmt], "in_format": fm.fmt["input"].ctype(),
     }
-    with atomic_path(out / "params.json") as tmp:
-        tmp.write_text(json.dumps(params, indent=1) + "\n")
     # generated top
     plist = ",\n".join(f"    .{k}({v})" for k, v in p.__dict__.items())
+    ports = _top_ports()
     top = f"""// {header}
 // venom_top: VENOM ({', '.join(f'{k}={v}' for k, v in fm.dims.to_dict().items())}), LANES={lanes}
 `resetall
@@ -233,17 +206,9 @@ def export(fm: FixedModel, lanes: int, out: str | Path, header: str, name: str |
 // Generated wrapper: venom_core with this model's parameters and memory files (in MEM_DIR).
 module venom_top #(
     // directory of irom.mem, wrom.mem and lut.mem (with the trailing slash)
-    parameter MEM_DIR = "{out.as_posix().rstrip('/')}/"
+    parameter MEM_DIR = "{_mem_dir(out)}"
 ) (
-    input  wire        ap_clk,
-    input  wire        ap_rst_n,
-    input  wire [31:0] iq_in_TDATA,
-    input  wire        iq_in_TVALID,
-    output wire        iq_in_TREADY,
-    input  wire        iq_in_TLAST,
-    output wire [63:0] energy_out_TDATA,
-    output wire        energy_out_TVALID,
-    input  wire        energy_out_TREADY
+{ports}
 );
 
 venom_core #(
@@ -272,7 +237,29 @@ endmodule
     with atomic_path(out / "venom_top.f") as tmp:  # paths relative to this file
         rel = [os.path.relpath(RTL_DIR / f, out.resolve()) for f in CORE_FILES] + ["venom_top.v"]
         tmp.write_text("\n".join(rel) + "\n")
+    # last: a directory with params.json holds a complete export (rtl/sim.py reuses it)
+    with atomic_path(out / "params.json") as tmp:
+        tmp.write_text(json.dumps(params, indent=1) + "\n")
     return params
+
+
+def _top_ports() -> str:
+    """venom_top's port declarations: Vitis-HLS names, MKIDGen3 stream widths (venom_fpga.target)."""
+    iq, rec = f"[{target.IQ_WORD_BITS - 1}:0]", f"[{target.RECORD_BITS - 1}:0]"
+    ports = [("input", "", "ap_clk"), ("input", "", "ap_rst_n"), ("input", iq, "iq_in_TDATA"),
+             ("input", "", "iq_in_TVALID"), ("output", "", "iq_in_TREADY"), ("input", "", "iq_in_TLAST"),
+             ("output", rec, "energy_out_TDATA"), ("output", "", "energy_out_TVALID"),
+             ("input", "", "energy_out_TREADY")]
+    w = max(len(r) for _, r, _ in ports)
+    return ",\n".join(f"    {d:<6} wire {r:<{w}} {n}" for d, r, n in ports)
+
+
+def _mem_dir(out: Path) -> str:
+    """MEM_DIR's default: ``out`` relative to the repository root when inside it (the committed tops name no machine's
+    paths; every flow sets MEM_DIR itself), else absolute; with the trailing slash."""
+    full = out.resolve()
+    rel = full.relative_to(REPO_ROOT) if full.is_relative_to(REPO_ROOT) else full
+    return rel.as_posix().rstrip("/") + "/"
 
 
 def _useful_mults(fm: FixedModel) -> int:
@@ -284,31 +271,20 @@ def _useful_mults(fm: FixedModel) -> int:
     return d.n_in * dm + d.n_layers * per_layer + dm * dm + 2 * dm
 
 
-def source_files(out: str | Path) -> list[str]:
-    return [str(RTL_DIR / f) for f in CORE_FILES] + [str((Path(out) / "venom_top.v").resolve())]
-
-
-def main(argv: list[str] | None = None) -> int:
-    from venom_fpga.model.checkpoint import load_checkpoint
-
-    ap = argparse.ArgumentParser(prog="python -m venom_fpga.rtl.export", description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--precision", default=None)
-    ap.add_argument("--lanes", type=int, default=4)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-    ckpt = load_checkpoint(args.weights)
-    fm = FixedModel(ckpt, args.precision)
-    inputs = {Path(args.weights).name: args.weights}
-    if args.precision:
-        inputs[Path(args.precision).name] = args.precision
-    cmd = f"python -m venom_fpga.rtl.export --lanes {args.lanes}"
-    header = generated_header(cmd, inputs)
-    params = export(fm, args.lanes, args.out, header)
-    print(f"rtl_export: {args.out}: LANES={args.lanes}, {params['engine_cycles']['step']} engine cycles/sample, "
-          f"{params['params']['IROM_DEPTH']} instructions, {params['params']['WROM_DEPTH']} weight words/lane")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def export_checkpoint(weights: Checkpoint | str | os.PathLike,
+                      precision: PrecisionConfig | str | os.PathLike | None = None, lanes: int = 4,
+                      out: str | os.PathLike | None = None, name_map: str | os.PathLike | None = None) -> dict:
+    """``venom-fpga rtl``: the generated RTL of a checkpoint (a path, or one already loaded) at ``lanes`` lanes in
+    ``out`` (default ``rtl/generated/<checkpoint stem>_l<lanes>/``), each file written atomically. ``precision``: a
+    config or its path (default: ``<stem>.precision.json`` beside the checkpoint, else the default config). Returns
+    params.json's content, with ``out`` (the directory written) added."""
+    ckpt = weights if isinstance(weights, Checkpoint) else load_checkpoint(weights, name_map=name_map)
+    fm = FixedModel(ckpt, precision)  # (the op plan checks the config's dims)
+    out = Path(out) if out is not None else GENERATED_DIR / f"{Path(ckpt.path).stem}_l{lanes}"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a directory")
+    inputs = dict([checkpoint_identity(ckpt), precision_identity(fm.precision)])
+    if name_map is not None:
+        inputs[Path(name_map).name] = Path(name_map)
+    header = generated_header(f"{COMMAND} --lanes {lanes}", inputs)
+    return export(fm, lanes, out, header) | {"out": out}

@@ -28,8 +28,7 @@ from dataclasses import asdict, dataclass
 from venom_fpga.fixed.op_plan import ONE, LayerNormPlan, OpPlan, Sum, Table
 from venom_fpga.rtl.array_model import ArrayTiming
 
-DEFAULT_CHANNELS = 2048
-DEFAULT_CLOCK_MHZ = 512.0
+DEFAULT_CHANNELS = 2048  # MKIDGen3's resonator channels
 OVERFLOW_PROBABILITY = 1e-9
 
 
