@@ -1,23 +1,24 @@
-# venom-fpga task runner: thin targets over the `venom-fpga` CLI, pytest and scripts/.
+# venom-fpga task runner: every target calls the `venom-fpga` CLI (plus pytest for `test`, scripts/setup.sh for
+# `setup`); `venom-fpga COMMAND --help` documents each step.
 #
-#   make demo                 the whole chain on the shipped weights, then a one-screen summary
+#   make demo                 the whole chain on the shipped weights: one line per step (tool output in build/logs/),
+#                             then the summary of every report
 #   make test                 the whole test suite (CI runs this through .ci/run)
 #   make setup                idempotent: system tools (Verilator, Icarus, Yosys) and the pinned .venv
-#   make export WEIGHTS=...   Vitis-HLS C++ project for a checkpoint (hls/generated/<stem>/)
-#   make csim                 C-simulation of that project (g++), bit-exact check against the fixed model
-#   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH)
-#   make rtl                  generated Verilog tops for LANES 4 and 8 (rtl/generated/<stem>_l<N>/)
+#   make export               Vitis-HLS C++ project for WEIGHTS (hls/generated/<stem>/)
+#   make csim                 C-simulation of that project (g++), bit-exact against the fixed model -> build/reports/csim.json
+#   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH) -> build/reports/hls.json
+#   make rtl                  generated Verilog tops per LANES (rtl/generated/<stem>_l<N>/)
 #   make cosim [SIM=icarus]   RTL vs fixed model under cocotb (Verilator default) -> build/reports/cosim.json
 #   make resources            Yosys synth_xilinx -family xcup per LANES -> build/reports/resources.json (slow)
-#   make vivado               Vivado out-of-context synth+impl per LANES at 512 MHz -> build/reports/vivado.json
-#                             (needs vivado on PATH)
+#   make vivado               Vivado out-of-context synth+impl per LANES -> build/reports/vivado.json (needs vivado)
+#   make summary              one screen of every report in build/reports/
 #
-# Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching
-# WEIGHTS: ptsi or inhf), PYTHON (venv interpreter).
+# Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching WEIGHTS:
+# ptsi or inhf), LANES (folding settings), SIM (verilator or icarus), COSIM_WINDOWS, VENV.
 
 WEIGHTS ?= weights/venom_synth_ptsi.safetensors
 PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
-HLS_PRJ ?= hls/generated/$(basename $(notdir $(WEIGHTS)))
 SIM     ?= verilator
 LANES   ?= 4 8
 COSIM_WINDOWS ?= 100
@@ -25,8 +26,12 @@ VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
 BUILD   := build
+DEMO    := $(BUILD)/demo
+W       := --weights $(WEIGHTS)
+LANES_ARGS := $(foreach n,$(LANES),--lanes $(n))
+STEP    := scripts/step.sh $(BUILD)/logs
 
-.PHONY: setup test demo export csim hls rtl cosim resources vivado clean
+.PHONY: setup test demo export csim hls rtl cosim resources vivado summary clean
 
 setup:
 	@scripts/setup.sh
@@ -34,43 +39,42 @@ setup:
 test: setup
 	$(PYTHON) -m pytest
 
-demo: setup export
-	@mkdir -p $(BUILD)/demo
-	$(CLI) inspect $(WEIGHTS)
-	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 7 --out $(BUILD)/demo/data --force --quiet
-	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/demo/data --out $(BUILD)/demo/iq.npy
-	$(CLI) predict --weights $(WEIGHTS) --iq $(BUILD)/demo/iq.npy --out $(BUILD)/demo/energies.npy --quiet
-	$(CLI) evaluate --weights $(WEIGHTS) --data $(BUILD)/demo/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
-	    --plots $(BUILD)/reports --quiet
-	$(MAKE) --no-print-directory csim WEIGHTS=$(WEIGHTS)
-	$(MAKE) --no-print-directory cosim WEIGHTS=$(WEIGHTS) COSIM_WINDOWS=10
-	@$(PYTHON) scripts/demo_summary.py $(BUILD)/reports
+demo: setup
+	@echo "make demo: $(WEIGHTS), $(PRESET) data; every step's output in $(BUILD)/logs/<step>.log"
+	@$(STEP) inspect  $(CLI) inspect $(WEIGHTS) --brief
+	@$(STEP) synth    $(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 7 --out $(DEMO)/data --force
+	@$(STEP) windows  $(CLI) windows $(W) --data $(DEMO)/data --out $(DEMO)/iq.npy
+	@$(STEP) predict  $(CLI) predict $(W) --iq $(DEMO)/iq.npy --out $(DEMO)/energies.npy
+	@$(STEP) evaluate $(CLI) evaluate $(W) --data $(DEMO)/data --fixed --json $(BUILD)/reports/demo_evaluate.json \
+	    --plots $(BUILD)/reports
+	@$(STEP) export   $(CLI) export $(W)
+	@$(STEP) csim     $(CLI) csim $(W) --iq $(DEMO)/iq.npy
+	@$(STEP) cosim    $(CLI) cosim $(W) $(LANES_ARGS) --iq $(DEMO)/iq.npy --windows 10 --sim $(SIM)
+	@$(CLI) summary
 
 export: setup
-	$(CLI) export --weights $(WEIGHTS)
+	$(CLI) export $(W)
 
 csim: setup
-	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 5 --out $(BUILD)/csim/data --force --quiet
-	$(CLI) windows --weights $(WEIGHTS) --data $(BUILD)/csim/data --out $(BUILD)/csim/iq.npy
-	$(PYTHON) -m venom_fpga.hls.csim --weights $(WEIGHTS) --iq $(BUILD)/csim/iq.npy --report $(BUILD)/reports/csim.json
+	$(CLI) csim $(W)
 
 hls: export
-	PYTHON=$(PYTHON) scripts/run_vitis_hls.sh $(HLS_PRJ)
+	$(CLI) hls $(W)
 
 rtl: setup
-	for n in $(LANES); do $(PYTHON) -m venom_fpga.rtl.export --weights $(WEIGHTS) --lanes $$n \
-	    --out rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$$n; done
+	$(CLI) rtl $(W) $(LANES_ARGS)
 
 cosim: setup
-	SIM=$(SIM) $(PYTHON) scripts/rtl_cosim.py --weights $(WEIGHTS) --lanes $(LANES) \
-	    --windows $(COSIM_WINDOWS) --out $(BUILD)/reports/cosim.json
+	$(CLI) cosim $(W) $(LANES_ARGS) --windows $(COSIM_WINDOWS) --sim $(SIM)
 
 resources: setup
-	$(PYTHON) scripts/rtl_resources.py --weights $(WEIGHTS) --lanes $(LANES) --out $(BUILD)/reports/resources.json
+	$(CLI) resources $(W) $(LANES_ARGS)
 
 vivado: setup
-	REPORT=$(BUILD)/reports/vivado.json PYTHON=$(PYTHON) scripts/run_vivado.sh \
-	    $(foreach n,$(LANES),rtl/generated/$(basename $(notdir $(WEIGHTS)))_l$(n))
+	$(CLI) vivado $(W) $(LANES_ARGS)
+
+summary: setup
+	@$(CLI) summary
 
 clean:
 	rm -rf $(BUILD) sim_build .pytest_cache

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Vitis HLS flow on an exported project (what `make hls` runs): vitis_hls -f build_prj.tcl in the project,
-# then the synthesis report as JSON and a one-line summary.
+# Vitis HLS flow on an exported project (what `venom-fpga hls` and `make hls` run): vitis_hls -f build_prj.tcl in
+# the project, then the synthesis report as JSON and a one-line summary.
 #
 #   scripts/run_vitis_hls.sh PROJECT_DIR [REPORT_JSON]      (default report: build/reports/hls.json)
 #
@@ -26,7 +26,7 @@ EOF
     exit 2
 fi
 if [[ ! -f $prj/build_prj.tcl ]]; then
-    echo "run_vitis_hls: $prj/build_prj.tcl not found (export the HLS project first: make export)" >&2
+    echo "run_vitis_hls: $prj/build_prj.tcl not found (export the HLS project first: venom-fpga export)" >&2
     exit 2
 fi
 

@@ -1,12 +1,15 @@
 """Backend-agnostic prediction: (N, L, 2) I/Q windows -> (N, 2) energies in eV and log-variances.
 
-Every backend (float, float-recurrent, fixed, csim, and later rtl) is a function
-``(checkpoint, iq, **options) -> (N, 2)`` raw head outputs (mu, log_var); the conversion to eV with the
-checkpoint's energy calibration happens once, here.
+Every backend (float, float-recurrent, fixed, csim, rtl) is a function ``(checkpoint, iq, **options) -> (N, 2)``
+raw head outputs (mu, log_var); the conversion to eV with the checkpoint's energy calibration happens once, here.
+The hardware backends (csim, rtl) must reproduce the fixed-point model's codes: they run it on the same windows and
+raise BackendMismatchError rather than return codes that differ.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable
 
@@ -21,6 +24,32 @@ from venom_fpga.fixed.qformat import SaturationCounter
 
 Backend = Callable[..., np.ndarray]
 BATCH = 256
+OUTPUTS = ("mu", "log_var")
+
+
+class BackendMismatchError(RuntimeError):
+    """A hardware backend whose output codes differ from the fixed-point model's on the same windows."""
+
+
+def describe_mismatch(got: np.ndarray, want: np.ndarray) -> str | None:
+    """None when the (N, 2) output codes are equal, else one line: how many windows differ and the first one
+    (index, output, codes in hex)."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return f"{got.shape} output codes for {want.shape} expected"
+    bad = np.flatnonzero((got != want).any(axis=1))
+    if bad.size == 0:
+        return None
+    k = int(bad[0])
+    j = int(np.flatnonzero(got[k] != want[k])[0])
+    return (f"{bad.size} of {got.shape[0]} windows differ from the fixed-point model (first: window {k}, "
+            f"{OUTPUTS[j]} {hex(int(got[k, j]))} vs {hex(int(want[k, j]))})")
+
+
+def _require_fixed_codes(backend: str, got: np.ndarray, want: np.ndarray) -> None:
+    problem = describe_mismatch(got, want)
+    if problem:
+        raise BackendMismatchError(f"{backend} backend: {problem}")
 
 
 def _float_backend(recurrent: bool) -> Backend:
@@ -60,27 +89,47 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
 def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
     """The generated HLS C++ (``venom-fpga export``), compiled with g++ against the ap_types headers and run
     through its AXI4-Stream top (``export.csim_model``; exports and libraries cached under build/csim). Inputs are
-    quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it reproduces bit for bit."""
+    quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it must reproduce bit for bit
+    (checked on every window)."""
     from venom_fpga.hls.export import csim_model
 
     model = _golden_model(ckpt, precision, "csim")
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
     lib = csim_model(ckpt, model.precision)
-    out = np.empty((iq.shape[0], ckpt.dims.n_out))
+    got = np.empty((iq.shape[0], ckpt.dims.n_out), dtype=np.int64)
     for start in tqdm(range(0, iq.shape[0], BATCH), desc="windows", unit="batch", disable=not progress):
-        out[start : start + BATCH] = model.output_float(lib.run_codes(codes[start : start + BATCH]))
+        got[start : start + BATCH] = lib.run_codes(codes[start : start + BATCH])
+    want, _ = model.run_codes(codes)
+    _require_fixed_codes("csim", got, want)
     if sat.total_saturated:
         warnings.warn(f"csim backend: {sat.total_saturated} input values saturated", stacklevel=2)
-    return out
+    return model.output_float(got)
 
 
-def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
-    """The generated Verilog under cocotb (Icarus or Verilator: SIM; lanes: VENOM_RTL_LANES). Verilator runs ~0.5M
-    cycles/s (~0.2 s a window), Icarus ~5k (~25 s a window)."""
-    from venom_fpga.rtl.sim import rtl_backend
+def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None, lanes: int | None = None,
+                 sim: str | None = None, log: str | os.PathLike | None = None) -> np.ndarray:
+    """The generated Verilog under cocotb (Icarus or Verilator: ``sim``, default $SIM else icarus; ``lanes``,
+    default $VENOM_RTL_LANES else 8), its output codes checked against the fixed-point model on every window.
+    Verilator runs ~0.5M cycles/s (~0.2 s a window), Icarus ~5k (~25 s a window). The simulator's output goes to
+    ``log`` (default build/logs/rtl-backend.log)."""
+    from venom_fpga.paths import build_dir
+    from venom_fpga.rtl import sim as rtl_sim
 
-    return rtl_backend(ckpt, iq, progress=progress, precision=precision)
+    model = _golden_model(ckpt, precision, "rtl")
+    sat = SaturationCounter()
+    codes = model.quantize_input(iq, counter=sat)
+    want, _ = model.run_codes(codes)
+    lanes = lanes or int(os.environ.get("VENOM_RTL_LANES", "8"))
+    log = log if log is not None else build_dir() / "logs" / "rtl-backend.log"
+    res = rtl_sim.run_rtl(model, lanes, codes, sim=sim, tag="predict", expected=want, check=False, log=log)
+    _require_fixed_codes("rtl", res["outputs"], want)
+    if progress:
+        print(f"rtl backend: {codes.shape[0]} windows bit-exact with the fixed-point model (LANES={lanes}, "
+              f"{res['wall_s']:.1f} s; simulator log {log})", file=sys.stderr)
+    if sat.total_saturated:
+        warnings.warn(f"rtl backend: {sat.total_saturated} input values saturated", stacklevel=2)
+    return model.output_float(res["outputs"])
 
 
 BACKENDS: dict[str, Backend] = {

@@ -248,18 +248,18 @@ def test_csim_backend_matches_fixed_backend(built, monkeypatch):
     assert np.array_equal(fixed, csim)
 
 
-def test_make_csim_module_writes_report_and_exit_status(built, tmp_path, monkeypatch):
-    from venom_fpga.hls import csim
+def test_csim_command_writes_report_and_exit_status(built, tmp_path, monkeypatch):
+    from venom_fpga.cli import main
 
     b = built["published"]
     monkeypatch.setenv("VENOM_FPGA_BUILD", str(Path(b.lib.path).parents[2]))
     report = tmp_path / "reports" / "csim.json"
-    rc = csim.main(["--weights", str(b.ckpt.path), "--probe", "20", "--extremes", "30", "--report", str(report)])
+    rc = main(["csim", "--weights", str(b.ckpt.path), "--probe", "20", "--extremes", "30", "--report", str(report)])
     assert rc == 0
     data = json.loads(report.read_text())
     assert data["windows"] == 50 and data["mismatches"] == 0 and data["max_abs_diff_lsb"] == 0
     assert set(data) >= {"windows", "mismatches", "max_abs_diff_lsb", "weights", "precision", "seconds"}
-    assert csim.main(["--weights", str(tmp_path / "nope.safetensors"), "--report", str(report)]) == 2
+    assert main(["csim", "--weights", str(tmp_path / "nope.safetensors"), "--report", str(report)]) == 2
     # a wrong code is found, reported in hex, and fails the run
     run_codes = ex.CsimLibrary.run_codes
 
@@ -269,7 +269,7 @@ def test_make_csim_module_writes_report_and_exit_status(built, tmp_path, monkeyp
         return out
 
     monkeypatch.setattr(ex.CsimLibrary, "run_codes", off_by_one)
-    assert csim.main(["--weights", str(b.ckpt.path), "--probe", "5", "--extremes", "0", "--report", str(report)]) == 1
+    assert main(["csim", "--weights", str(b.ckpt.path), "--probe", "5", "--extremes", "0", "--report", str(report)]) == 1
     data = json.loads(report.read_text())
     assert data["mismatches"] == 1 and data["max_abs_diff_lsb"] == 1
     assert data["first_mismatches"][0]["window"] == 3 and data["first_mismatches"][0]["mu_csim"].startswith(("0x", "-0x"))

@@ -189,9 +189,11 @@ def test_venom_lut_unit_module():
 
 
 def test_rtl_backend_matches_fixed():
+    from venom_fpga.predict import BACKENDS
+
     """The predict-style `rtl` backend returns the dequantised (mu, log_var) of the fixed backend, bit for bit."""
     ckpt = load_checkpoint(str(REPO / "weights" / "venom_synth_ptsi.safetensors"))
     fm = FixedModel(ckpt)
     iq = np.random.default_rng(9).standard_normal((2, 3, 2))
-    got = rtl_sim.rtl_backend(ckpt, iq, lanes=8, sim=SIM)
+    got = BACKENDS["rtl"](ckpt, iq, lanes=8, sim=SIM)
     np.testing.assert_array_equal(got, fm.predict_raw(iq))

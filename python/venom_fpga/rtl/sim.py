@@ -1,15 +1,14 @@
 """Run the generated RTL under cocotb (Icarus or Verilator): the driver shared by the pytest wrappers
-(tests/test_rtl_cocotb.py), ``make cosim`` (scripts/rtl_cosim.py) and the ``rtl`` predict backend.
+(tests/rtl/test_cocotb.py), ``venom-fpga cosim`` (rtl/cosim.py) and the ``rtl`` predict backend.
 
 Needs the repository checkout (rtl/ and cocotb_tests/) and a simulator; nothing here is imported by the rest of the
-package unless the ``rtl`` backend is used."""
+package unless the ``rtl`` backend or the co-simulation is used."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from venom_fpga.files import generated_header
 from venom_fpga.paths import COCOTB_DIR
 from venom_fpga.rtl.export import export
 
+DEFAULT_LANES = (4, 8)  # the folding settings that cosim, resources and vivado compare unless told otherwise
 
 def _runner():
     from venom_fpga.rtl.cocotb_runner import SIM_BUILD, run_cocotb, string_param  # noqa: PLC0415 (needs cocotb)
@@ -31,8 +31,11 @@ def _runner():
 def model_key(fm: FixedModel) -> str:
     h = hashlib.sha256(json.dumps(fm.precision.to_dict() if hasattr(fm.precision, "to_dict") else str(fm.precision),
                                   sort_keys=True, default=str).encode())
-    for src in ("isa.py", "export.py"):  # the generator's own version
-        h.update((Path(__file__).parent / src).read_bytes())
+    here = Path(__file__).parent
+    # the generator's own version: the compiler, the exporter and the contract, and the fixed-point model (tables)
+    generator = [here / "isa.py", here / "export.py", here / "contract.py"]
+    for src in generator + sorted((here.parent / "fixed").glob("*.py")):
+        h.update(src.read_bytes())
     for name in sorted(fm.quantized_weights):
         h.update(name.encode())
         h.update(np.ascontiguousarray(fm.quantized_weights[name]).tobytes())
@@ -51,10 +54,11 @@ def generate(fm: FixedModel, lanes: int, tag: str = "model") -> Path:
 
 def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = None,
             scenario: dict[str, Any] | None = None, tag: str = "model", expected: np.ndarray | None = None,
-            check: bool = True) -> dict[str, Any]:
+            check: bool = True, log: str | os.PathLike | None = None) -> dict[str, Any]:
     """Stream the windows ``codes`` (N, L, 2) through the generated RTL; returns {"outputs": (N, 2) codes,
     "expected": FixedModel codes, "stats": cycles/latency/bit_exact, "wall_s": simulation wall time}.
-    With ``check`` the cocotb test fails (AssertionError here) on the first window that differs from FixedModel."""
+    With ``check`` the cocotb test fails (AssertionError here) on the first window that differs from FixedModel.
+    ``log``: a file that takes the simulator's and compiler's output (appended) instead of the terminal."""
     sim = sim or os.environ.get("SIM", "icarus")
     _, run_cocotb, string_param = _runner()
     codes = np.asarray(codes, dtype=np.int64)
@@ -76,7 +80,7 @@ def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = Non
                all_public=False,
                parameters={"MEM_DIR": string_param(str(gen) + "/"), "HDL_CLOCK": hdl_clock},
                extra_env={"VENOM_VECTORS": str(work / "vectors.npz"), "VENOM_STATS": str(work / "stats.json"),
-                          "VENOM_RESULTS": str(work / "outputs.npy"), "VENOM_SCENARIO": json.dumps(sc)})
+                          "VENOM_RESULTS": str(work / "outputs.npy"), "VENOM_SCENARIO": json.dumps(sc)}, log=log)
     wall = time.time() - t0
     params = json.loads((gen / "params.json").read_text())
     return {"outputs": np.load(work / "outputs.npy"), "expected": np.asarray(expected),
@@ -86,22 +90,8 @@ def run_rtl(fm: FixedModel, lanes: int, codes: np.ndarray, sim: str | None = Non
 def max_energy_error_mev(ckpt, fm: FixedModel, iq: np.ndarray, mu_codes: np.ndarray) -> float:
     """max |E_rtl - E_float| in meV over the windows ``iq`` (N, L, 2): E = mu energy_scale + energy_offset, with
     ``mu_codes`` (N,) the RTL's mu codes and the float model run on ``iq`` (any window length)."""
-    from venom_fpga.model.float_model import run_windows  # noqa: PLC0415 (torch only when asked)
+    from venom_fpga.model.float_model import run_windows  # torch only when asked
 
     mu_float = run_windows(ckpt.dims, ckpt.tensors, np.asarray(iq, dtype=np.float64))[:, 0]
     mu_rtl = fm.fmt["mu"].to_float(np.asarray(mu_codes))
     return float(np.max(np.abs(mu_rtl - mu_float)) * abs(float(ckpt.meta.energy_scale)) * 1e3)
-
-
-def rtl_backend(ckpt, iq: np.ndarray, progress: bool = False, precision=None, lanes: int | None = None,
-                sim: str | None = None) -> np.ndarray:
-    """predict.py backend: float windows (N, L, 2) -> (N, 2) dequantised (mu, log_var) from the RTL simulation
-    (outputs as the hardware produced them; the cocotb test does not stop on a difference from FixedModel)."""
-    fm = FixedModel(ckpt, precision)
-    lanes = lanes or int(os.environ.get("VENOM_RTL_LANES", "8"))
-    codes = fm.quantize_input(np.asarray(iq, dtype=np.float64))
-    res = run_rtl(fm, lanes, codes, sim=sim, tag="predict", check=False)
-    if progress:
-        print(f"rtl backend: {codes.shape[0]} windows, {res['stats']['bit_exact']} bit-exact vs fixed, "
-              f"{res['wall_s']:.1f} s", file=sys.stderr)
-    return fm.output_float(res["outputs"])
