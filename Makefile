@@ -6,12 +6,15 @@
 #   make test                 the whole test suite (CI runs this through .ci/run)
 #   make setup                idempotent: system tools (Verilator, Icarus, Yosys) and the pinned .venv
 #   make export               Vitis-HLS C++ project for WEIGHTS (hls/generated/<stem>/)
-#   make csim                 C-simulation of that project (g++), bit-exact against the fixed model -> build/reports/csim.json
+#   make csim                 C-simulation of that project (g++) on synthetic pulses of PRESET and extreme inputs,
+#                             bit-exact against the fixed model -> build/reports/csim.json
 #   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH) -> build/reports/hls.json
 #   make rtl                  generated Verilog tops per LANES (rtl/generated/<stem>_l<N>/)
 #   make cosim [SIM=icarus]   RTL vs fixed model under cocotb (Verilator default) -> build/reports/cosim.json
 #   make resources            Yosys synth_xilinx -family xcup per LANES -> build/reports/resources.json (slow)
 #   make vivado               Vivado out-of-context synth+impl per LANES -> build/reports/vivado.json (needs vivado)
+#   make plan                 the time-multiplexed array for 2,048 channels (fold, slots, capacity, estimated
+#                             resources) -> build/reports/plan.json and plan.png
 #   make summary              one screen of every report in build/reports/
 #
 # Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching WEIGHTS:
@@ -31,7 +34,7 @@ W       := --weights $(WEIGHTS)
 LANES_ARGS := $(foreach n,$(LANES),--lanes $(n))
 STEP    := scripts/step.sh $(BUILD)/logs
 
-.PHONY: setup test demo export csim hls rtl cosim resources vivado summary clean
+.PHONY: setup test demo export csim hls rtl cosim resources vivado plan summary clean
 
 setup:
 	@scripts/setup.sh
@@ -50,13 +53,16 @@ demo: setup
 	@$(STEP) export   $(CLI) export $(W)
 	@$(STEP) csim     $(CLI) csim $(W) --iq $(DEMO)/iq.npy
 	@$(STEP) cosim    $(CLI) cosim $(W) $(LANES_ARGS) --iq $(DEMO)/iq.npy --windows 10 --sim $(SIM)
+	@$(STEP) plan     $(CLI) plan $(W)
 	@$(CLI) summary
 
 export: setup
 	$(CLI) export $(W)
 
 csim: setup
-	$(CLI) csim $(W)
+	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 5 --out $(BUILD)/csim/data --force --quiet
+	$(CLI) windows $(W) --data $(BUILD)/csim/data --out $(BUILD)/csim/iq.npy
+	$(CLI) csim $(W) --iq $(BUILD)/csim/iq.npy
 
 hls: export
 	$(CLI) hls $(W)
@@ -72,6 +78,9 @@ resources: setup
 
 vivado: setup
 	$(CLI) vivado $(W) $(LANES_ARGS)
+
+plan: setup
+	$(CLI) plan $(W)
 
 summary: setup
 	@$(CLI) summary

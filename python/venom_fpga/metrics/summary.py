@@ -49,6 +49,13 @@ def summary_lines(reports: str | Path) -> list[str]:
             lines.append(f"RTL ({cosim['sim']}, LANES={s['lanes']}) vs fixed: {s['bit_exact']}/{s['windows']} windows "
                          f"bit-exact, {s['cycles_per_sample']} cycles/sample, "
                          f"max |E_rtl - E_float| {s['max_abs_E_rtl_minus_E_float_meV']:.3f} meV")
+    plan = _load(reports, "plan.json")
+    if plan and plan["chosen"]:
+        c = plan["chosen"]
+        cap = "every channel has a slot" if c["capacity_cps"] is None else f"capacity {c['capacity_cps']:,.0f} counts/s"
+        lines.append(f"array plan (estimates) for {plan['channels']} channels at {plan['rate_cps']:g} counts/s per "
+                     f"pixel: F={c['fold']}, S={c['slots']}, {cap}, {c['dsp']:,} DSP48E2, {c['bram36']:g} BRAM36, "
+                     f"record {c['record_latency_us']:.2f} us after the last sample")
     rtl_sources = sorted(RTL_DIR.glob("*.v"))
     res = _load(reports, "resources.json")
     if res and _older_than(reports / "resources.json", rtl_sources):
