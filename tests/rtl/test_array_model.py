@@ -96,3 +96,26 @@ def test_poisson_traffic_keeps_the_rules_and_conserves_windows(rate):
         assert res.dropped() == 0
     else:  # 64 * 3000 * 40e-6 = 7.7 windows in flight on average: some find all 12 slots taken
         assert res.drops["slot"].sum() > 0
+
+
+def test_records_carry_their_own_windows_values():
+    from model_zoo import SMALL, random_tensors
+
+    from venom_fpga.fixed.model import FixedModel
+    from venom_fpga.rtl.array_model import record_values, token_inputs
+
+    fm = FixedModel((SMALL, random_tensors(SMALL, 4)))
+    tm = timing(length=6, slots=2)
+    rng = np.random.default_rng(0)
+    pool = fm.quantize_input(rng.standard_normal((5, tm.length, 2)) * 3)
+    windows = photon_windows(6, 50000.0, n_periods=80, period_s=2e-6, length=tm.length, n_data=len(pool), seed=2)
+    st = schedule(windows, tm, n_channels=6)
+    x = token_inputs(st, pool)
+    for k in range(len(st.clock)):  # every token carries sample t of its window's data
+        assert (x[k] == pool[windows[st.window[k]].data, st.t[k]]).all()
+    res = simulate(st, tm)
+    assert len(res.records) > 0 and res.drops["slot"].sum() > 0
+    values = record_values(fm, pool, st, res)
+    alone, _ = fm.run_codes(pool)
+    for r, v in zip(res.records, values):
+        assert (v == alone[windows[r.window].data]).all()

@@ -234,3 +234,20 @@ def simulate(stream: TokenStream, timing: ArrayTiming,
         fifo.append(leave)
         records.append(Record(w, ch, ready, leave))
     return ArrayResult(records, drops)
+
+
+# ------------------------------------------------------------------------------------------------ values
+def token_inputs(stream: TokenStream, pool: np.ndarray) -> np.ndarray:
+    """The input codes x of every token (tokens, 2), from ``pool`` (the windows' data: (N, L, 2) input codes)."""
+    data = np.array([w.data for w in stream.windows], dtype=np.int64)
+    return np.asarray(pool)[data[stream.window], stream.t]
+
+
+def record_values(model, pool: np.ndarray, stream: TokenStream, result: ArrayResult) -> np.ndarray:
+    """(records, 2) output codes (mu, log_var): each record is the fixed-point model (``model``: a FixedModel) on
+    its own window, whatever else was in flight."""
+    data = [stream.windows[r.window].data for r in result.records]
+    if not data:
+        return np.zeros((0, 2), dtype=np.int64)
+    out, _ = model.run_codes(np.asarray(pool)[data])
+    return out
