@@ -104,7 +104,6 @@ def test_hardware_steps_bad_inputs(write_checkpoint, tmp_path, capsys):
     np.save(tmp_path / "2d.npy", np.zeros((3, 12)))
     _fails(capsys, ["csim", "--weights", path, "--iq", str(tmp_path / "absent.npy")], "absent.npy")
     _fails(capsys, ["csim", "--weights", path, "--iq", str(tmp_path / "len.npy")], "window_length 12")
-    _fails(capsys, ["csim", "--weights", path, "--probe", "0"], "--probe")
     _fails(capsys, ["cosim", "--weights", path, "--iq", str(tmp_path / "2d.npy")], "(N, L, 2)")
     _fails(capsys, ["cosim", "--weights", str(tmp_path / "nope.safetensors")], "nope.safetensors")
     _fails(capsys, ["rtl", "--weights", path, "--lanes", "2", "--lanes", "4", "--out", str(tmp_path / "o")],
@@ -113,11 +112,13 @@ def test_hardware_steps_bad_inputs(write_checkpoint, tmp_path, capsys):
     _fails(capsys, ["profile", "--weights", path, "--iq", str(tmp_path / "len.npy"), "--out", str(tmp_path / "p.json")],
            "window_length 12")
     for argv in (["cosim", "--weights", path, "--windows", "0"], ["rtl", "--weights", path, "--lanes", "x"],
+                 ["csim", "--weights", path, "--probe", "0"], ["csim", "--weights", path, "--probe", str(10**6)],
                  ["profile", "--weights", path, "--out", str(tmp_path / "p.json")]):  # neither --data nor --iq
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+        err = capsys.readouterr().err  # argparse's usage errors are one line too, with where to find help
+        assert re.fullmatch(rf"venom-fpga: error: {argv[0]}: .+ \(see venom-fpga {argv[0]} --help\)\n", err), err
     assert not any(tmp_path.glob("*.json"))
 
 

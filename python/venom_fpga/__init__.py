@@ -10,9 +10,10 @@ The Python API (for notebooks; the ``venom-fpga`` command line runs the same lib
     vf.read_report("accuracy")                                 # build/reports/accuracy.json as a dict
 
 Errors: a user mistake raises the library's own exception (``vf.CheckpointError``, ``vf.PrecisionError``,
-``vf.ExportError``: all ``ValueError``; ``FileNotFoundError`` for a missing file) whose text is exactly the line the
-CLI prints after ``venom-fpga: error:``; a hardware backend (``csim``, ``rtl``) whose codes differ from the
-fixed-point model's raises ``vf.BackendMismatchError``.
+``vf.ExportError``, ...: all ``vf.VenomError``, a ``ValueError``; ``FileNotFoundError`` for a missing file) whose text
+is exactly the line the CLI prints after ``venom-fpga: error:``; a hardware backend (``csim``, ``rtl``) whose codes
+differ from the fixed-point model's raises ``vf.BackendMismatchError``. Notices a user must see (e.g. a default
+energy calibration) are ``vf.VenomWarning`` warnings.
 
 Importing this package is cheap (every CLI call imports it): torch, scipy, jinja2 and matplotlib load only when a
 function needs them.
@@ -37,11 +38,13 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "Model", "Profile", "read_report", "synth", "CheckpointError", "PrecisionError", "ExportError",
-           "BackendMismatchError"]
+__all__ = ["load", "Model", "Profile", "read_report", "synth", "VenomError", "VenomWarning", "CheckpointError",
+           "PrecisionError", "ExportError", "BackendMismatchError"]
 
 # The exceptions live with the code that raises them; importing them here eagerly would load numpy on every CLI call.
 _LAZY = {
+    "VenomError": "venom_fpga.errors",
+    "VenomWarning": "venom_fpga.errors",
     "CheckpointError": "venom_fpga.model.checkpoint",
     "PrecisionError": "venom_fpga.fixed.precision",
     "ExportError": "venom_fpga.hls.export",

@@ -2,29 +2,36 @@
 
 User mistakes (bad files, bad shapes, bad options) end with a one-line ``venom-fpga: error: ...`` and exit status 2,
 never a traceback. A check that fails (a C simulation, co-simulation or hardware backend that differs from the
-fixed-point model; a simulator or Yosys run that breaks) ends with one such line and exit status 1.
+fixed-point model; a simulator or Yosys run that breaks) ends with one such line and exit status 1. Every command
+checks its output paths before any work (writable, not a directory where a file goes, none of its inputs) and writes
+its outputs atomically once everything succeeded, so a failing or interrupted command changes no file. What a user
+must know about a result (defaults used, saturations) is one ``venom-fpga: warning: ...`` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from venom_fpga.files import atomic_path, write_json
-from venom_fpga.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from venom_fpga.errors import MAX_COUNT, VenomError, VenomWarning
+from venom_fpga.files import (DIRECTORY, FILE, REPLACED, Interrupted, atomic_path, atomic_paths, check_outputs,
+                              interruptible, json_text, write_json)
+from venom_fpga.model.checkpoint import Checkpoint, load_checkpoint, sidecar_path
 from venom_fpga.paths import REPO_ROOT, build_dir
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# Generated windows per command at most: more is no test (give them with --iq), and their arrays would fill memory.
+MAX_GENERATED_WINDOWS = 1 << 16
 
 
-class UserError(Exception):
+class UserError(VenomError):
     """A mistake on the user's side, reported in one line (exit status 2)."""
 
 
@@ -49,13 +56,46 @@ def _load(args: argparse.Namespace) -> Checkpoint:
     return load_checkpoint(args.weights, name_map=getattr(args, "name_map", None))
 
 
-def _load_npy(path: str, what: str) -> np.ndarray:
+def _inputs(args: argparse.Namespace) -> dict[str, str | Path | None]:
+    """Every input file or directory a command reads (option -> path), which no output may overwrite."""
+    weights = getattr(args, "weights", None)
+    return {"--weights": weights, "its metadata sidecar": sidecar_path(weights) if weights else None,
+            **{f"--{k.replace('_', '-')}": getattr(args, k, None) for k in ("name_map", "precision", "iq", "data")}}
+
+
+def _check_outputs(args: argparse.Namespace, *outputs: tuple) -> None:
+    """Before any work: the outputs ``(option, path[, kind])`` can be written and none is an input
+    (files.check_outputs; kind FILE unless given)."""
+    check_outputs([(o[0], o[1], o[2] if len(o) > 2 else FILE) for o in outputs], _inputs(args))
+
+
+def _load_windows(path: str, ckpt: Checkpoint) -> np.ndarray:
+    """(N, L, 2) windows from a .npy file, validated by predict.check_windows (the one place windows are checked, with
+    the API's wording: an error reads as the API raises it)."""
+    from venom_fpga.predict import check_windows
+
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():  # reading a pipe would block
+        raise UserError(f"{path}: not a regular file")
     try:
-        return np.load(path, allow_pickle=False)
+        iq = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise UserError(f"{path}: no such {what} file") from None
-    except (ValueError, OSError) as exc:
-        raise UserError(f"{path}: not a readable .npy {what} file ({exc})") from None
+        raise UserError(f"{path}: no such I/Q file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a .npy I/Q file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(f"{path}: not a readable .npy I/Q file ({str(exc) or type(exc).__name__})") from None
+    except MemoryError as exc:
+        raise UserError(f"{path}: its header asks for more memory than there is ({exc})") from None
+    if not isinstance(iq, np.ndarray):
+        iq.close()
+        raise UserError(f"{path}: an .npz archive, not a .npy array of windows")
+    return check_windows(iq, ckpt)
+
+
+def _or(path: str | None, default: str | os.PathLike) -> str | os.PathLike:
+    """An optional path option, or its default when not given: an empty one stays empty, for the output checks to
+    refuse (``path or default`` would silently replace it)."""
+    return default if path is None else path
 
 
 # --- inspect -------------------------------------------------------------------------------------
@@ -79,7 +119,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     ckpt = _load(args)
     report = inspect_report(ckpt)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json_text(report))  # strict JSON: a NaN in the provenance prints as null
         return
     d = ckpt.dims
     if args.brief:
@@ -110,7 +150,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     if ckpt.meta.provenance:
         print("provenance (full record: inspect --json):")
         for key, value in ckpt.meta.provenance.items():
-            text = json.dumps(value)
+            text = json_text(value, indent=None)
             print(f"  {key}: {text if len(text) <= 90 else text[:87] + '...'}")
     if ckpt.defaults_used:
         print(f"defaults used for: {', '.join(ckpt.defaults_used)}")
@@ -122,13 +162,12 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from venom_fpga.predict import BackendMismatchError, predict
 
+    if args.precision is not None and args.backend.startswith("float"):
+        raise UserError(f"--precision applies to the fixed-point backends, not {args.backend}")
+    _check_outputs(args, ("--out", args.out))
     ckpt = _load(args)
-    iq = _load_npy(args.iq, "I/Q")
-    options = {}
-    if args.precision is not None:
-        if args.backend.startswith("float"):
-            raise UserError(f"--precision applies to the fixed-point backends, not {args.backend}")
-        options["precision"] = args.precision
+    iq = _load_windows(args.iq, ckpt)
+    options = {} if args.precision is None else {"precision": args.precision}
     try:
         out = predict(ckpt, iq, backend=args.backend, progress=not args.quiet, **options)
     except BackendMismatchError as exc:
@@ -146,35 +185,32 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    import shutil
-
     from venom_fpga.data.synth import write_dataset
 
-    out = Path(args.out)
-    if args.force and out.exists():
-        shutil.rmtree(out)
-    path = write_dataset(args.preset, args.n_per_line, args.seed, out, progress=not args.quiet, continuum=args.continuum)
+    _check_outputs(args, ("--out", args.out, REPLACED))
+    path = write_dataset(args.preset, args.n_per_line, args.seed, args.out, progress=not args.quiet,
+                         continuum=args.continuum, force=args.force)
     print(f"wrote {path}")
 
 
 def cmd_windows(args: argparse.Namespace) -> None:
     from venom_fpga.data.dataset import load_raw, make_windows_from_meta
 
+    _check_outputs(args, ("--out", args.out), ("--energies", args.energies))
     ckpt = _load(args)
     windows = make_windows_from_meta(load_raw(args.data), ckpt.meta)
-    with atomic_path(args.out) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, windows.iq)
-    if args.energies:
-        with atomic_path(args.energies) as tmp:
+    arrays = {args.out: windows.iq, **({args.energies: windows.energy_ev} if args.energies else {})}
+    with atomic_paths(*arrays) as tmps:
+        for tmp, array in zip(tmps, arrays.values()):
             with open(tmp, "wb") as f:
-                np.save(f, windows.energy_ev)
+                np.save(f, array)
     print(f"{windows.iq.shape[0]} windows of {windows.iq.shape[1]} samples -> {args.out}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from venom_fpga.model.train import TrainConfig, train
 
+    _check_outputs(args, ("--out", args.out))
     fields = TrainConfig.__dataclass_fields__
     cfg = TrainConfig(**{k: getattr(args, k) for k in fields if getattr(args, k, None) is not None})
     result = train(args.data, args.out, cfg, progress=not args.quiet, command=" ".join(["venom-fpga", *sys.argv[1:]]))
@@ -188,39 +224,51 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from venom_fpga.metrics.accuracy import summary_line
     from venom_fpga.metrics.plots import plot_energy_histograms, plot_fixed_vs_float, plot_signal_ranges
 
+    fixed = args.fixed or args.precision is not None
+    reports = _or(args.accuracy_dir, _reports()) if fixed else None
+    _check_outputs(args, ("--plots", args.plots, DIRECTORY), ("--accuracy-dir", reports, DIRECTORY))
+    # the files in them, once the directories are known to be paths (an empty one is not)
+    plots = Path(args.plots) / "energy_histograms.png" if args.plots is not None else None
+    acc_files = [Path(reports) / f for f in ("accuracy.json", "accuracy_dE.png", "accuracy_signal_ranges.png")] \
+        if fixed else []
+    _check_outputs(args, ("--json", args.json), ("--plots", plots), *[("--accuracy-dir", p) for p in acc_files])
     ckpt = _load(args)
     report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet,
                               precision=args.precision, fixed=args.fixed)
-    print(format_table(report))
-    if args.json:
-        write_json(args.json, report)
-        print(f"report -> {args.json}")
     title = f"{ckpt.path.name} on {args.data}"
-    if args.plots:
-        path = Path(args.plots) / "energy_histograms.png"
-        results = {k: arrays[k] for k in ("model", "optimal filter", "fixed") if k in arrays}
-        plot_energy_histograms(results, arrays["true"], arrays["line_index"], arrays["wavelengths_nm"], path,
-                               title=title)
-        print(f"plot -> {path}")
-    if "fixed_accuracy" in report:
-        acc = report["fixed_accuracy"]
-        reports = Path(args.accuracy_dir)
-        write_json(reports / "accuracy.json", acc)
-        plot_fixed_vs_float(arrays["model"], arrays["fixed"], reports / "accuracy_dE.png", title=title)
-        plot_signal_ranges(arrays["ranges"], arrays["limits"], reports / "accuracy_signal_ranges.png",
-                           title=f"signal ranges ({acc['precision']})")
+    outputs = [p for p in (args.json, plots) if p is not None] + acc_files
+    with atomic_paths(*outputs) as tmps:  # every file written, or none
+        tmp = dict(zip(map(str, outputs), tmps))
+        if args.json is not None:
+            write_json(tmp[str(args.json)], report)
+        if plots is not None:
+            results = {k: arrays[k] for k in ("model", "optimal filter", "fixed") if k in arrays}
+            plot_energy_histograms(results, arrays["true"], arrays["line_index"], arrays["wavelengths_nm"],
+                                   tmp[str(plots)], title=title)
+        if fixed:
+            acc = report["fixed_accuracy"]
+            write_json(tmp[str(acc_files[0])], acc)
+            plot_fixed_vs_float(arrays["model"], arrays["fixed"], tmp[str(acc_files[1])], title=title)
+            plot_signal_ranges(arrays["ranges"], arrays["limits"], tmp[str(acc_files[2])],
+                               title=f"signal ranges ({acc['precision']})")
+    print(format_table(report))
+    if args.json is not None:
+        print(f"report -> {args.json}")
+    if plots is not None:
+        print(f"plot -> {plots}")
+    if fixed:
         print(f"accuracy report and plots -> {reports}/accuracy*.{{json,png}}")
-        print(summary_line(acc))  # last: the figure a one-line step shows
+        print(summary_line(report["fixed_accuracy"]))  # last: the figure a one-line step shows
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
     from venom_fpga.fixed.precision import save_precision
     from venom_fpga.metrics.accuracy import profile, saturating_signals
-    from venom_fpga.predict import check_windows
 
+    _check_outputs(args, ("--out", args.out))
     ckpt = _load(args)
     if args.iq is not None:  # windows the user already has: no preprocessing metadata needed
-        iq = check_windows(_load_npy(args.iq, "I/Q"), ckpt, args.iq)
+        iq = _load_windows(args.iq, ckpt)
     else:
         from venom_fpga.data.dataset import load_raw, make_windows_from_meta
 
@@ -233,8 +281,9 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, export
+    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, default_out_dir, export
 
+    _check_outputs(args, ("--out", args.out if args.out is not None else default_out_dir(args.weights), REPLACED))
     result = export(args.weights, precision=args.precision, out=args.out, name_map=args.name_map,
                     reuse_factor=args.reuse_factor if args.reuse_factor is not None else DEFAULT_REUSE_FACTOR)
     print(f"exported {len(result.files)} files -> {_show(result.out_dir)} in {result.seconds:.1f} s")
@@ -246,12 +295,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_csim(args: argparse.Namespace) -> None:
     from venom_fpga.hls.csim import compare, summary
 
-    if args.probe < 1 or args.extremes < 0:
-        raise UserError("--probe must be at least 1 and --extremes at least 0")
-    iq = _load_npy(args.iq, "I/Q") if args.iq is not None else None
-    report = compare(_load(args), args.precision, iq, n_extremes=args.extremes, n_probe=args.probe,
+    path = _or(args.report, _reports() / "csim.json")
+    _check_outputs(args, ("--report", path))
+    ckpt = _load(args)
+    iq = _load_windows(args.iq, ckpt) if args.iq is not None else None
+    report = compare(ckpt, args.precision, iq, n_extremes=args.extremes, n_probe=args.probe,
                      reuse_factor=args.reuse_factor)
-    path = args.report or _reports() / "csim.json"
     write_json(path, report)
     if report["mismatches"]:
         raise CheckFailed(f"{summary(report)} -> {_show(path)}")
@@ -263,6 +312,7 @@ def cmd_rtl(args: argparse.Namespace) -> None:
 
     if args.out is not None and len(args.lanes) > 1:
         raise UserError("--out names one directory: give one --lanes with it")
+    _check_outputs(args, ("--out", args.out, REPLACED))
     ckpt = _load(args)
     for n in args.lanes:
         params = export_checkpoint(ckpt, precision=args.precision, lanes=n, out=args.out)
@@ -278,14 +328,16 @@ def cmd_cosim(args: argparse.Namespace) -> None:
     from venom_fpga.rtl.cocotb_runner import SimulationError
     from venom_fpga.rtl.cosim import cosim, failure
 
-    iq = _load_npy(args.iq, "I/Q") if args.iq is not None else None
-    log = args.log or build_dir() / "logs" / "cosim-sim.log"
+    log = _or(args.log, build_dir() / "logs" / "cosim-sim.log")
+    path = _or(args.report, _reports() / "cosim.json")
+    _check_outputs(args, ("--report", path), ("--log", log))
+    ckpt = _load(args)
+    iq = _load_windows(args.iq, ckpt) if args.iq is not None else None
     try:
-        report = cosim(_load(args), args.precision, lanes=args.lanes, windows=args.windows,
+        report = cosim(ckpt, args.precision, lanes=args.lanes, windows=args.windows,
                        iq=iq, sim=args.sim, log=log, progress=_print_now)
     except SimulationError as exc:
         raise CheckFailed(str(exc)) from None
-    path = args.report or _reports() / "cosim.json"
     write_json(path, report)
     problem = failure(report)
     if problem:
@@ -297,12 +349,13 @@ def cmd_cosim(args: argparse.Namespace) -> None:
 def cmd_resources(args: argparse.Namespace) -> None:
     from venom_fpga.rtl.resources import ResourcesError, resources
 
+    path = _or(args.report, _reports() / "resources.json")
+    _check_outputs(args, ("--report", path))
     try:
         report = resources(_load(args), args.precision, lanes=args.lanes, timeout=args.timeout,
                            reuse=args.reuse, fast=args.fast, progress=_print_now)
     except ResourcesError as exc:
         raise CheckFailed(str(exc)) from None
-    path = args.report or _reports() / "resources.json"
     write_json(path, report)
     print(f"resources -> {_show(path)}")
 
@@ -318,15 +371,19 @@ def cmd_hls(args: argparse.Namespace) -> int:
     from venom_fpga.hls.export import default_out_dir
 
     project = args.project or default_out_dir(args.weights)
-    return _run_script("run_vitis_hls.sh", [str(project), str(args.report or _reports() / "hls.json")], {})
+    report = _or(args.report, _reports() / "hls.json")
+    _check_outputs(args, ("--report", report))
+    return _run_script("run_vitis_hls.sh", [str(project), str(report)], {})
 
 
 def cmd_vivado(args: argparse.Namespace) -> int:
     from venom_fpga.rtl.resources import export_for_synthesis
 
+    report = _or(args.report, _reports() / "vivado.json")
+    _check_outputs(args, ("--report", report))
     ckpt = _load(args)
     gen = [str(export_for_synthesis(ckpt, args.precision, n)["out"]) for n in args.lanes]
-    return _run_script("run_vivado.sh", gen, {"REPORT": str(args.report or _reports() / "vivado.json")})
+    return _run_script("run_vivado.sh", gen, {"REPORT": str(report)})
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -335,19 +392,24 @@ def cmd_plan(args: argparse.Namespace) -> None:
     from venom_fpga.rtl.planner import Budget, format_table, model_sample_rate, overflow_curves, plan_report
     from venom_fpga.target import CLOCK_MHZ
 
-    ckpt = _load(args)
+    out = _or(args.json, _reports() / "plan.json")
+    _check_outputs(args, ("--json", out))
+    out = Path(out)
+    plot = _or(args.plot, out.with_suffix(".png"))
+    _check_outputs(args, ("--json", out), ("--plot", plot))
     clock = args.clock if args.clock is not None else CLOCK_MHZ
     budget = Budget(**{**Budget().__dict__, **dict(_budget_item(s) for s in args.budget)})
+    ckpt = _load(args)
     length = args.window_length or ckpt.meta.window_length
     if length is None:
         raise UserError(f"{args.weights}: no window_length in its metadata: give --window-length")
     rate_hz = args.sample_rate or model_sample_rate(ckpt.meta)
-    report = plan_report(FixedModel(ckpt, args.precision).plan, args.channels, args.rate, clock * 1e6, rate_hz,
-                         length, budget)
-    out = Path(args.json) if args.json else _reports() / "plan.json"
-    plot = Path(args.plot) if args.plot else out.with_suffix(".png")
-    write_json(out, report)
-    plot_array_capacity(overflow_curves(report), args.rate, report["overflow_target"], plot)
+    model = FixedModel(ckpt, args.precision)
+    model.precision.check_window_length(length, "plan")
+    report = plan_report(model.plan, args.channels, args.rate, clock * 1e6, rate_hz, length, budget)
+    with atomic_paths(out, plot) as (tmp_out, tmp_plot):
+        write_json(tmp_out, report)
+        plot_array_capacity(overflow_curves(report), args.rate, report["overflow_target"], tmp_plot)
     print(f"array plan: {args.channels} channels, {args.rate:g} counts/s per pixel, {clock:g} MHz, model rate "
           f"{rate_hz / 1e3:g} kHz, L = {length} (resources are estimates)")
     print(format_table(report))
@@ -355,8 +417,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     if c is None:
         raise CheckFailed(f"no configuration fits the budget {budget} -> {_show(out)}")
     if c["capacity_cps"] < args.rate:
-        print(f"venom-fpga: warning: the best configuration within the budget serves {c['capacity_cps']:,.0f} "
-              f"counts/s per pixel, less than {args.rate:g}", file=sys.stderr)
+        warnings.warn(f"the best configuration within the budget serves {c['capacity_cps']:,.0f} counts/s per "
+                      f"pixel, less than {args.rate:g}", VenomWarning)
     print(f"-> {_show(out)}, {_show(plot)}")
 
 
@@ -370,8 +432,8 @@ def _budget_item(text: str) -> tuple[str, float]:
         v = float(value)
     except ValueError:
         raise UserError(f"--budget {text}: {value!r} is not a number") from None
-    if not (v >= 0 and v < float("inf")):
-        raise UserError(f"--budget {text}: must be a finite number >= 0")
+    if not 0 <= v <= 1e9:  # beyond any device: keeps the planner's arithmetic finite
+        raise UserError(f"--budget {text}: must be a number in 0..1e9")
     return key, v
 
 
@@ -391,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     from venom_fpga.predict import BACKENDS
     from venom_fpga.rtl.sim import DEFAULT_LANES
 
-    parser = argparse.ArgumentParser(prog="venom-fpga", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="venom-fpga", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_weights(p: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -418,12 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="generate a synthetic MKID data set (VENOM format)")
     p.add_argument("--preset", required=True, choices=["ptsi", "inhf"])
-    p.add_argument("--n-per-line", type=int, required=True, help="pulses per wavelength")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-per-line", type=_positive_int, required=True, help="pulses per wavelength")
+    p.add_argument("--seed", type=_in_range(int, 0, 2**63 - 1), default=0)
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--continuum", type=int, metavar="N",
                    help="N lines spread evenly in energy over the preset's range (training sets) instead of its lines")
-    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing synthetic data set (only once the new one is complete)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 
@@ -450,10 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="VENOM-format data directory (not used for training)")
     p.add_argument("--json", help="write the report here")
     p.add_argument("--plots", help="directory for PNG plots")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration/scoring split")
+    p.add_argument("--seed", type=_in_range(int, 0, 2**63 - 1), default=0, help="seed of the calibration/scoring split")
     p.add_argument("--precision", help="add the fixed-point model with this precision config")
     p.add_argument("--fixed", action="store_true", help="add the fixed-point model with the checkpoint's own config")
-    p.add_argument("--accuracy-dir", default="build/reports", help="where accuracy.json and its plots go")
+    p.add_argument("--accuracy-dir", help="where accuracy.json and its plots go (default build/reports)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -464,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--iq", help=".npy of (N, L, 2) decimated, normalised I/Q windows (no preprocessing metadata "
                                   "needed)")
     p.add_argument("--out", required=True, help="precision config to write (.json)")
-    p.add_argument("--margin", type=float, default=2.0, help="headroom factor on each signal's observed range")
+    p.add_argument("--margin", type=_in_range(float, 1.0, 65536.0), default=2.0,
+                   help="headroom factor (1 to 65536) on each signal's observed range (default 2)")
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("export", help="Vitis-HLS C++ project (kernels, weights, tables, test bench, tcl)")
@@ -489,8 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights(p)
     add_precision(p)
     p.add_argument("--iq", help=".npy of (N, L, 2) windows (default: synthetic probe windows)")
-    p.add_argument("--probe", type=int, default=1000, help="probe windows when no --iq is given (default 1000)")
-    p.add_argument("--extremes", type=int, default=64, help="windows of extreme input codes to add (default 64)")
+    p.add_argument("--probe", type=_in_range(int, 1, MAX_GENERATED_WINDOWS), default=1000,
+                   help=f"probe windows when no --iq is given (default 1000, at most {MAX_GENERATED_WINDOWS})")
+    p.add_argument("--extremes", type=_in_range(int, 0, MAX_GENERATED_WINDOWS), default=64,
+                   help="windows of extreme input codes to add (default 64)")
     p.add_argument("--reuse-factor", type=int, help="folding of the exported core (does not change results)")
     add_report(p, "csim.json")
     p.set_defaults(func=cmd_csim)
@@ -506,7 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights(p)
     add_precision(p)
     add_lanes(p)
-    p.add_argument("--windows", type=_positive_int, default=100, help="windows per LANES setting (default 100)")
+    p.add_argument("--windows", type=_in_range(int, 1, MAX_GENERATED_WINDOWS), default=100,
+                   help="windows per LANES setting (default 100)")
     p.add_argument("--iq", help=".npy of (N, L, 2) windows (default: synthetic probe windows)")
     p.add_argument("--sim", choices=["verilator", "icarus"], help="simulator (default $SIM, else verilator)")
     p.add_argument("--log", help="simulator and compiler output (default build/logs/cosim-sim.log)")
@@ -517,7 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights(p)
     add_precision(p)
     add_lanes(p)
-    p.add_argument("--timeout", type=_positive_int, default=3600, help="seconds per Yosys run (default 3600)")
+    p.add_argument("--timeout", type=_in_range(int, 1, 10**6), default=3600,
+                   help="seconds per Yosys run (default 3600)")
     p.add_argument("--reuse", action="store_true", help="reuse a Yosys result newer than the hand-written RTL")
     p.add_argument("--fast", action="store_true", help="abc -fast LUT mapping (minutes; LUT count an upper bound)")
     add_report(p, "resources.json")
@@ -540,11 +608,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "slots, capacity, resources (estimates), latency")
     add_weights(p)
     p.add_argument("--precision", help="precision config JSON (default: <stem>.precision.json, else the default)")
-    p.add_argument("--channels", type=_positive_int, default=2048, help="resonator channels (default 2048)")
-    p.add_argument("--rate", type=_positive_float, default=1000.0, help="design counts/s per pixel (default 1000)")
-    p.add_argument("--clock", type=_positive_float, default=None, help="clock in MHz (default: target.py's)")
-    p.add_argument("--sample-rate", type=_positive_float, help="model-rate samples/s (default: from the metadata)")
-    p.add_argument("--window-length", type=_positive_int, help="samples per window (default: from the metadata)")
+    # ranges far beyond any MKID readout, so that the planner's arithmetic stays finite
+    p.add_argument("--channels", type=_in_range(int, 1, 1 << 20), default=2048,
+                   help="resonator channels (default 2048)")
+    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e9), default=1000.0,
+                   help="design counts/s per pixel (default 1000)")
+    p.add_argument("--clock", type=_in_range(float, 1.0, 1e4), default=None, help="clock in MHz (default: target.py's)")
+    p.add_argument("--sample-rate", type=_in_range(float, 1.0, 1e10),
+                   help="model-rate samples/s (default: from the metadata)")
+    p.add_argument("--window-length", type=_in_range(int, 1, MAX_COUNT),
+                   help="samples per window (default: from the metadata)")
     p.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
                    help="device budget override (dsp, bram36, uram, lut; default: what MKIDGen3 leaves free)")
     p.add_argument("--json", help="report (default build/reports/plan.json)")
@@ -555,6 +628,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", help="reports directory (default build/reports)")
     p.set_defaults(func=cmd_summary)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line, like every other mistake (its subcommand parsers are this class)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"venom-fpga: error: {self.prog.removeprefix('venom-fpga').strip() or 'usage'}: "
+                              f"{message} (see {self.prog} --help)\n")
 
 
 class _Repeatable(argparse.Action):
@@ -575,26 +656,59 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text}")
-    return value
+def _in_range(kind: type, low: float, high: float):
+    """The type of a number option (``kind`` int or float) in [low, high]."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be in {low:g}..{high:g}, not {text}")
+        return value
+
+    return parse
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())  # a message is one line, whatever a library put in it
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return text or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except (UserError, CheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"venom-fpga: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CheckFailed as exc:
-        print(f"venom-fpga: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    notices: list[str] = []
+    with warnings.catch_warnings(), interruptible():
+        # what the user must see is a VenomWarning: one line each, after a command that succeeded (a failure is its
+        # one error line). Other libraries' warnings (numpy's floating-point ones: every result is checked finite;
+        # torch's deprecations) are not the user's business here.
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", VenomWarning)
+        warnings.showwarning = lambda message, *_, **__: notices.append(" ".join(str(message).split()))
+        try:
+            status = args.func(args) or 0
+            for notice in dict.fromkeys(notices):  # each once, in order
+                print(f"venom-fpga: warning: {notice}", file=sys.stderr)
+            return status
+        except CheckFailed as exc:
+            print(f"venom-fpga: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+        # VenomError: every mistake this library detects. ValueError: modules not yet on VenomError (fixed/lut,
+        # rtl/isa, data/optimal_filter, metrics/resolving_power) still raise it for bad input. OSError: a file the
+        # system refuses (permissions, disk full), named by the system's message.
+        except (VenomError, ValueError, OSError) as exc:
+            print(f"venom-fpga: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        except MemoryError as exc:  # an input (or option) far larger than this machine: say so, in one line
+            print(f"venom-fpga: error: out of memory ({_one_line(exc)})", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: temporary files are already removed
+            name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+            print(f"venom-fpga: interrupted ({name})", file=sys.stderr)
+            return 128 + (exc.signum if isinstance(exc, Interrupted) else 2)
 
 
 if __name__ == "__main__":

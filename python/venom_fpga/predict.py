@@ -3,7 +3,9 @@
 Every backend (float, float-recurrent, fixed, csim, rtl) is a function ``(checkpoint, iq, **options) -> (N, 2)``
 raw head outputs (mu, log_var); the conversion to eV with the checkpoint's energy calibration happens once, here.
 The hardware backends (csim, rtl) must reproduce the fixed-point model's codes: they run it on the same windows and
-raise BackendMismatchError rather than return codes that differ.
+raise BackendMismatchError rather than return codes that differ. Every result is checked finite: a backend that
+returns NaN/Inf (inputs or weights beyond what it computes) is an error, never an energy. What the user must know
+about a result (a default precision config or energy calibration, saturations) is a ``VenomWarning``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from collections.abc import Callable
 import numpy as np
 from tqdm import tqdm
 
-from venom_fpga.model.checkpoint import Checkpoint
+from venom_fpga.errors import InputError, VenomWarning
 from venom_fpga.fixed.model import BATCH as FIXED_BATCH
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.model.float_model import energy_from_output, run_windows
 from venom_fpga.fixed.qformat import SaturationCounter
+from venom_fpga.model.checkpoint import Checkpoint
+from venom_fpga.model.float_model import energy_from_output, run_windows
 
 Backend = Callable[..., np.ndarray]
 BATCH = 256
@@ -59,12 +62,13 @@ def _float_backend(recurrent: bool) -> Backend:
     return run
 
 
-def _golden_model(ckpt: Checkpoint, precision, backend: str) -> FixedModel:
-    """The fixed-point model of a fixed-point backend (its formats, input quantization and output dequantization);
-    a warning says when its precision config is the default."""
+def _golden_model(ckpt: Checkpoint, precision, backend: str, iq: np.ndarray) -> FixedModel:
+    """The fixed-point model of a fixed-point backend (its formats, input quantization and output dequantization),
+    refusing windows longer than its config's max_window_length; a warning says when the config is the default."""
     model = FixedModel(ckpt, precision)
+    model.precision.check_window_length(iq.shape[1], f"{backend} backend")
     if model.precision.source == "default":
-        warnings.warn(f"{backend} backend: {model.precision.notes[-1]}", stacklevel=3)
+        warnings.warn(f"{backend} backend: {model.precision.notes[-1]}", VenomWarning, stacklevel=3)
     return model
 
 
@@ -72,7 +76,7 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
     """The bit-accurate fixed-point golden model; ``precision``: a PrecisionConfig or a path (default:
     ``precision_for(ckpt)``; a warning says when that is the default). Returns (mu, log_var) dequantised from the
     output codes; saturations, if any, are reported as a warning."""
-    model = _golden_model(ckpt, precision, "fixed")
+    model = _golden_model(ckpt, precision, "fixed", iq)
     out = np.empty((iq.shape[0], ckpt.dims.n_out))
     sat = SaturationCounter()
     batch = FIXED_BATCH
@@ -82,7 +86,7 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
         out[start : start + batch] = model.output_float(codes)
     if sat.total_saturated:
         warnings.warn(f"fixed backend ({model.precision.source}): saturated values per signal {sat.saturated()}",
-                      stacklevel=2)
+                      VenomWarning, stacklevel=2)
     return out
 
 
@@ -93,7 +97,7 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
     (checked on every window)."""
     from venom_fpga.hls.export import csim_model
 
-    model = _golden_model(ckpt, precision, "csim")
+    model = _golden_model(ckpt, precision, "csim", iq)
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
     lib = csim_model(ckpt, model.precision)
@@ -103,7 +107,7 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
     want, _ = model.run_codes(codes)
     _require_fixed_codes("csim", got, want)
     if sat.total_saturated:
-        warnings.warn(f"csim backend: {sat.total_saturated} input values saturated", stacklevel=2)
+        warnings.warn(f"csim backend: {sat.total_saturated} input values saturated", VenomWarning, stacklevel=2)
     return model.output_float(got)
 
 
@@ -116,7 +120,7 @@ def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, preci
     from venom_fpga.paths import build_dir
     from venom_fpga.rtl import sim as rtl_sim
 
-    model = _golden_model(ckpt, precision, "rtl")
+    model = _golden_model(ckpt, precision, "rtl", iq)
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
     want, _ = model.run_codes(codes)
@@ -128,7 +132,7 @@ def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, preci
         print(f"rtl backend: {codes.shape[0]} windows bit-exact with the fixed-point model (LANES={lanes}, "
               f"{res['wall_s']:.1f} s; simulator log {log})", file=sys.stderr)
     if sat.total_saturated:
-        warnings.warn(f"rtl backend: {sat.total_saturated} input values saturated", stacklevel=2)
+        warnings.warn(f"rtl backend: {sat.total_saturated} input values saturated", VenomWarning, stacklevel=2)
     return model.output_float(res["outputs"])
 
 
@@ -142,23 +146,46 @@ BACKENDS: dict[str, Backend] = {
 
 
 def check_windows(iq: np.ndarray, ckpt: Checkpoint, source: str = "input") -> np.ndarray:
-    """Validate user windows: shape (N, L, 2), finite, L matching the checkpoint's window length if set."""
+    """Validate user windows (the one place, for the API and every command): shape (N, L, 2), real numbers, finite,
+    L matching the checkpoint's window length if set. Returns them as float64."""
     iq = np.asarray(iq)
     if iq.ndim != 3 or iq.shape[2] != ckpt.dims.n_in or iq.shape[0] == 0 or iq.shape[1] == 0:
-        raise ValueError(f"{source}: expected windows of shape (N, L, {ckpt.dims.n_in}), found {iq.shape}")
-    if not np.issubdtype(iq.dtype, np.number) or np.iscomplexobj(iq):
-        raise ValueError(f"{source}: expected real numbers, found dtype {iq.dtype}")
+        raise InputError(f"{source}: expected windows of shape (N, L, {ckpt.dims.n_in}), found {iq.shape}")
+    if not (np.issubdtype(iq.dtype, np.integer) or np.issubdtype(iq.dtype, np.floating)):
+        raise InputError(f"{source}: expected real numbers, found dtype {iq.dtype}")
+    iq = iq.astype(np.float64, copy=False)
     if not np.all(np.isfinite(iq)):
-        raise ValueError(f"{source}: {int(np.size(iq) - np.count_nonzero(np.isfinite(iq)))} NaN/Inf values")
+        raise InputError(f"{source}: {int(np.size(iq) - np.count_nonzero(np.isfinite(iq)))} NaN/Inf values")
     length = ckpt.meta.window_length
     if length is not None and iq.shape[1] != length:
-        raise ValueError(f"{source}: window length {iq.shape[1]} differs from the checkpoint's window_length {length}")
-    return iq.astype(np.float64, copy=False)
+        raise InputError(f"{source}: window length {iq.shape[1]} differs from the checkpoint's window_length {length}")
+    return iq
+
+
+def calibration_notice(ckpt: Checkpoint) -> str | None:
+    """What to tell a user whose checkpoint has no energy calibration (DESIGN.md §1: the tool says so), else None."""
+    if ckpt.calibrated:
+        return None
+    return (f"{ckpt.path.name} has no energy calibration (energy_scale, energy_offset) in its metadata: energies are "
+            f"the model's raw output, in eV only if it was trained on eV")
 
 
 def predict(ckpt: Checkpoint, iq: np.ndarray, backend: str = "float", **options) -> np.ndarray:
-    """(N, L, 2) windows -> (N, 2): energy (eV) and log-variance of the energy (eV^2)."""
+    """(N, L, 2) windows -> (N, 2): energy (eV) and log-variance of the energy (eV^2).
+
+    Raises InputError when a window's result is not finite (NaN/Inf): inputs or weights beyond what the backend
+    computes. Warns (VenomWarning) when the checkpoint has no energy calibration."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    raw = BACKENDS[backend](ckpt, check_windows(iq, ckpt), **options)
-    return energy_from_output(raw, ckpt.meta.energy_scale, ckpt.meta.energy_offset)
+        raise InputError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    iq = check_windows(iq, ckpt)
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite result is reported below, once
+        out = energy_from_output(BACKENDS[backend](ckpt, iq, **options), ckpt.meta.energy_scale,
+                                 ckpt.meta.energy_offset)
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:
+        raise InputError(f"{backend} backend: {bad.size} of {out.shape[0]} windows give a NaN/Inf energy (first: "
+                         f"window {bad[0]}): inputs or weights beyond what it computes")
+    notice = calibration_notice(ckpt)
+    if notice:
+        warnings.warn(notice, VenomWarning, stacklevel=2)
+    return out

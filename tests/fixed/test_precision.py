@@ -126,12 +126,32 @@ def test_reason_for_an_unknown_operand_is_an_error(data, tmp_path):
         (lambda d: d["signals"]["mu"].update(rounding="AP_ROUND"), "unknown rounding mode"),
         (lambda d: d.update(schema="venom-fpga-precision/0"), "schema"),
         (lambda d: d["dims"].update(d_model=0), "d_model"),
+        (lambda d: d["dims"].update(d_model=True), "dims.d_model must be an integer"),  # not 1
+        (lambda d: d["signals"]["layers.0.y"].update(int_bits=10**30), r"layers\.0\.y: int_bits .* outside"),
+        (lambda d: d["luts"]["silu"].update(hi=1e308), r"luts\.silu\.hi must be <= 65536"),
+        (lambda d: d["luts"]["gelu"].update(step_log2=2.5), r"luts\.gelu\.step_log2 must be an integer"),
+        (lambda d: d.update(max_window_length=511.5), "max_window_length must be an integer"),
+        (lambda d: d["notes"].append(3), "'notes' must be a list of strings"),
     ],
 )
 def test_invalid_values(data, tmp_path, edit, msg):
     edit(data)
-    with pytest.raises(PrecisionError, match=msg):
+    with pytest.raises(PrecisionError, match=msg) as info:
         load(data, tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'p.json'}: ")  # every error names the file
+
+
+def test_windows_longer_than_the_config_holds_are_refused(cfg):
+    cfg.check_window_length(cfg.max_window_length)
+    with pytest.raises(PrecisionError, match=f"windows of {cfg.max_window_length + 1} samples are longer than "
+                                             f"max_window_length {cfg.max_window_length}"):
+        cfg.check_window_length(cfg.max_window_length + 1, "fixed backend")
+
+
+@pytest.mark.parametrize("margin", [0.5, float("inf"), float("nan"), 1e300])
+def test_margin_out_of_range(margin):
+    with pytest.raises(PrecisionError, match="margin"):
+        default_precision((SMALL, random_tensors(SMALL)), margin=margin)
 
 
 def test_type_strings_accepted(data, tmp_path):

@@ -165,7 +165,35 @@ def test_inconsistent_layers_and_bad_maps(tmp_path):
         load_checkpoint(path, name_map=tmp_path / "bad.json")
 
 
-def test_bad_metadata(tmp_path, write_checkpoint):
-    path = write_checkpoint()
-    path.with_name(f"{path.stem}_meta.json").write_text(json.dumps({"iq_scale": [1.0, 0.0]}))
-    assert "iq_scale" in _error(path)
+def test_bad_metadata_names_the_file_it_came_from(tmp_path, write_checkpoint):
+    path = write_checkpoint(meta=Metadata(window_length=40))
+    sidecar = path.with_name(f"{path.stem}_meta.json")
+    sidecar.write_text(json.dumps({"iq_scale": [1.0, 0.0]}))
+    with pytest.raises(CheckpointError, match=rf"^{sidecar}: metadata iq_scale\[1\] must be non-zero$"):
+        load_checkpoint(path)
+    sidecar.write_text(json.dumps({"pre_trigger": 40}))  # against the header's window_length
+    with pytest.raises(CheckpointError, match=rf"^{sidecar}: metadata pre_trigger 40 must be < window_length 40$"):
+        load_checkpoint(path)
+    sidecar.unlink()
+    bare = _save_raw(tmp_path / "h.safetensors", random_tensors(SMALL), metadata={"decimation": "2.5"})
+    with pytest.raises(CheckpointError, match=rf"^{bare}: metadata decimation must be an integer, found 2.5$"):
+        load_checkpoint(bare)
+
+
+@pytest.mark.parametrize("layout", ["sparse", "quantized", "complex", "int"])
+def test_legacy_zip_tensors_that_do_not_convert_to_float_are_refused(tmp_path, layout):
+    state = {k: torch.as_tensor(v) for k, v in random_tensors(SMALL).items()}
+    bias = state["embed.bias"]
+    state["embed.bias"] = {"sparse": lambda: bias.to_sparse(), "complex": lambda: bias * (1 + 1j),
+                           "quantized": lambda: torch.quantize_per_tensor(bias.float(), 0.1, 0, torch.qint8),
+                           "int": lambda: bias.to(torch.int64)}[layout]()
+    path = tmp_path / "legacy.safetensors"
+    torch.save(state, path)
+    assert "'embed.bias'" in _error(path)
+
+
+def test_weight_beyond_float32_is_refused(tmp_path):
+    state = {k: torch.as_tensor(v) for k, v in random_tensors(SMALL).items()}
+    state["head.mlp.0.bias"][1] = 1e300
+    torch.save(state, tmp_path / "huge.safetensors")
+    assert "'head.mlp.0.bias' has values up to 1e+300" in _error(tmp_path / "huge.safetensors")

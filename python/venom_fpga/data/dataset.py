@@ -35,7 +35,6 @@ reads back from ``Metadata.provenance`` (default ``TRIGGER_N_SIGMA``).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import zipfile
@@ -47,8 +46,10 @@ import numpy as np
 from scipy.ndimage import correlate1d
 from scipy.signal import firwin
 
-from venom_fpga.model.meta import Metadata
+from venom_fpga.errors import MAX_COUNT, VenomError, check_int, check_number, check_numbers, check_object, check_str
+from venom_fpga.files import read_json
 from venom_fpga.metrics.resolving_power import HC_EV_NM
+from venom_fpga.model.meta import Metadata
 
 # Keys every line file must hold (peak_heights is part of the format but not needed here).
 REQUIRED_KEYS = ("i_trace", "q_trace", "mask")
@@ -67,6 +68,42 @@ FIR_CUTOFF = 0.8
 CHUNK = 2048
 
 _WAVELENGTH_RE = re.compile(r"(\d+(?:\.\d+)?)\s*nm", re.IGNORECASE)
+
+
+class DataError(VenomError):
+    """A data directory, file or setting that cannot be used, explained in one line naming it."""
+
+
+def _positive(value: Any, where: str) -> float:
+    return check_number(value, where, positive=True, error=DataError)
+
+
+def _lines(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise DataError(f"{where} must be a list of {{file, wavelength_nm}} objects, found {type(value).__name__}")
+    for k, entry in enumerate(value):
+        check_object(entry, f"{where}[{k}]", error=DataError)
+        check_str(entry.get("file"), f"{where}[{k}].file", error=DataError)
+        _positive(entry.get("wavelength_nm"), f"{where}[{k}].wavelength_nm")
+    return value
+
+
+def _dark_loop(value: Any, where: str) -> dict:
+    check_object(value, where, error=DataError)
+    i = check_numbers(value.get("i"), f"{where}.i", error=DataError)
+    check_numbers(value.get("q"), f"{where}.q", length=len(i), error=DataError)
+    if len(i) < 3:
+        raise DataError(f"{where} needs at least 3 points to fit a circle, found {len(i)}")
+    return value
+
+
+# metadata.json keys this module reads, each with its check (the others are free-form and kept as they are).
+DATA_FIELDS = {
+    "raw_rate_hz": _positive,
+    "tau_qp_s": _positive,
+    "lines": _lines,
+    DARK_LOOP_KEY: _dark_loop,
+}
 
 
 def line_file_name(wavelength_nm: float) -> str:
@@ -102,8 +139,8 @@ def _wavelength(path: Path, lines: dict[str, float]) -> float:
         return float(lines[path.name])
     match = _WAVELENGTH_RE.search(path.stem)
     if match is None:
-        raise ValueError(f"{path}: cannot infer the wavelength; name the file like 0808nm.npz")
-    return float(match.group(1))
+        raise DataError(f"{path}: cannot infer the wavelength; name the file like 0808nm.npz")
+    return _positive(float(match.group(1)), f"{path}: wavelength (from the file name)")
 
 
 def _read_line(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -111,51 +148,68 @@ def _read_line(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in REQUIRED_KEYS if k in f.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    except MemoryError as exc:
+        raise DataError(f"{path}: an array's header asks for more memory than there is ({exc})") from None
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
+        raise DataError(f"{path}: missing key(s) {', '.join(missing)}")
     i, q, mask = (arrays[k] for k in REQUIRED_KEYS)
-    if i.ndim != 2 or i.shape != q.shape:
-        raise ValueError(f"{path}: i_trace {i.shape} and q_trace {q.shape} must be equal (pulses, samples)")
+    for key, arr in (("i_trace", i), ("q_trace", q)):
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise DataError(f"{path}: {key} has dtype {arr.dtype}, not real numbers")
+    if not (np.issubdtype(mask.dtype, np.bool_) or np.issubdtype(mask.dtype, np.integer)):
+        raise DataError(f"{path}: mask has dtype {mask.dtype}, not booleans")
+    if i.ndim != 2 or i.shape != q.shape or i.shape[1] == 0:
+        raise DataError(f"{path}: i_trace {i.shape} and q_trace {q.shape} must be equal (pulses, samples)")
     if mask.shape != (i.shape[0],):
-        raise ValueError(f"{path}: mask shape {mask.shape} does not match {i.shape[0]} pulses")
+        raise DataError(f"{path}: mask shape {mask.shape} does not match {i.shape[0]} pulses")
     mask = mask.astype(bool)
-    return i[mask].astype(np.float32), q[mask].astype(np.float32)
+    i, q = i[mask].astype(np.float32), q[mask].astype(np.float32)
+    bad = i.size - np.count_nonzero(np.isfinite(i)) + q.size - np.count_nonzero(np.isfinite(q))
+    if bad:
+        raise DataError(f"{path}: {bad} NaN/Inf values (or beyond float32) in the selected traces")
+    return i, q
 
 
 def load_raw(data_dir: str | Path, *, raw_rate_hz: float | None = None) -> RawDataset:
     """Read a VENOM-format directory; ``raw_rate_hz`` is required when there is no metadata.json."""
     d = Path(data_dir)
     if not d.is_dir():
-        raise ValueError(f"data directory {d} does not exist")
-    files = sorted(d.glob("*.npz"))
+        raise DataError(f"data directory {d} does not exist" if not d.exists() else f"{d}: not a directory")
+    files = sorted(p for p in d.glob("*.npz") if p.is_file())
     if not files:
-        raise ValueError(f"{d}: no .npz files")
+        raise DataError(f"{d}: no .npz files")
     meta_path = d / "metadata.json"
-    try:
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+    meta = read_json(meta_path, "data set metadata", DataError) if meta_path.exists() else {}
+    check_object(meta, str(meta_path), error=DataError)
+    for key, check in DATA_FIELDS.items():
+        if key in meta:
+            check(meta[key], f"{meta_path}: {key}")
     rate = raw_rate_hz if raw_rate_hz is not None else meta.get("raw_rate_hz")
     if rate is None:
-        raise ValueError(f"{d}: no metadata.json with raw_rate_hz; give the raw sample rate")
-    if "raw_rate_hz" in meta and not math.isclose(float(rate), float(meta["raw_rate_hz"])):
-        raise ValueError(f"{d}: raw rate {rate} Hz contradicts metadata.json ({meta['raw_rate_hz']} Hz)")
+        raise DataError(f"{d}: no metadata.json with raw_rate_hz; give the raw sample rate")
+    rate = _positive(rate, "raw sample rate (Hz)")
+    if "raw_rate_hz" in meta and not math.isclose(rate, float(meta["raw_rate_hz"])):
+        raise DataError(f"{d}: raw rate {rate} Hz contradicts metadata.json ({meta['raw_rate_hz']} Hz)")
     lines = {entry["file"]: entry["wavelength_nm"] for entry in meta.get("lines", [])}
     by_wavelength = sorted(files, key=lambda p: _wavelength(p, lines))
     i_parts, q_parts, index = [], [], []
     for k, path in enumerate(by_wavelength):
         i, q = _read_line(path)
         if i_parts and i.shape[1] != i_parts[0].shape[1]:
-            raise ValueError(f"{path}: {i.shape[1]} samples per trace, other files have {i_parts[0].shape[1]}")
+            raise DataError(f"{path}: {i.shape[1]} samples per trace, other files have {i_parts[0].shape[1]}")
         i_parts.append(i)
         q_parts.append(q)
         index.append(np.full(i.shape[0], k, dtype=np.int64))
     wavelengths = np.array([_wavelength(p, lines) for p in by_wavelength])
+    if len(set(wavelengths)) != len(wavelengths):
+        raise DataError(f"{d}: two line files have the same wavelength")
     energies = HC_EV_NM / wavelengths
     line_index = np.concatenate(index)
+    if line_index.size == 0:
+        raise DataError(f"{d}: no pulses (every mask is empty)")
     return RawDataset(
         i=np.concatenate(i_parts),
         q=np.concatenate(q_parts),
@@ -206,9 +260,9 @@ def _selected(raw: RawDataset, pulses: np.ndarray | None) -> np.ndarray:
         return np.arange(raw.n_pulses)
     pulses = np.asarray(pulses, dtype=bool)
     if pulses.shape != (raw.n_pulses,):
-        raise ValueError(f"pulse selection has shape {pulses.shape}, expected ({raw.n_pulses},)")
+        raise DataError(f"pulse selection has shape {pulses.shape}, expected ({raw.n_pulses},)")
     if not pulses.any():
-        raise ValueError("pulse selection is empty")
+        raise DataError("pulse selection is empty")
     return np.flatnonzero(pulses)
 
 
@@ -241,7 +295,7 @@ def noise_sigma(phase: np.ndarray) -> float:
     """Phase noise sigma from the positive samples (pulses only go negative; rest phase is 0)."""
     pos = phase[phase > 0]
     if pos.size == 0:
-        raise ValueError("no positive phase samples: cannot estimate the noise (is the dark point right?)")
+        raise DataError("no positive phase samples: cannot estimate the noise (is the dark point right?)")
     return float(np.sqrt(np.mean(np.square(pos, dtype=np.float64))))
 
 
@@ -274,8 +328,7 @@ def find_triggers(
 
 def fir_taps(decimation: int) -> np.ndarray:
     """Anti-aliasing FIR for decimation by ``decimation`` (a single unit tap when there is none)."""
-    if int(decimation) < 1:
-        raise ValueError(f"decimation must be >= 1, got {decimation}")
+    decimation = check_int(decimation, "decimation", low=1, error=DataError)
     if decimation == 1:
         return np.ones(1)
     return firwin(FIR_TAPS_PER_FACTOR * decimation + 1, FIR_CUTOFF / decimation)
@@ -283,7 +336,10 @@ def fir_taps(decimation: int) -> np.ndarray:
 
 def window_length(raw_rate_hz: float, decimation: int, n_tau: float, tau_qp_s: float, pre_trigger: int = 0) -> int:
     """Model-rate samples per window: round(n_tau tau_qp fs / decimation) + 1 + pre_trigger."""
-    return int(round(n_tau * tau_qp_s * raw_rate_hz / decimation)) + 1 + int(pre_trigger)
+    samples = n_tau * tau_qp_s * raw_rate_hz / decimation
+    check_number(samples, f"window length ({n_tau:g} tau_qp at {raw_rate_hz:g} Hz / {decimation})", low=0,
+                 high=MAX_COUNT, error=DataError)
+    return int(round(samples)) + 1 + int(pre_trigger)
 
 
 def decimate_at(x: np.ndarray, taps: np.ndarray, decimation: int, starts: np.ndarray, length: int) -> np.ndarray:
@@ -324,14 +380,16 @@ def _windows(
     n_sigma: float,
 ) -> Windows:
     if pre_trigger < 0:
-        raise ValueError(f"pre_trigger must be >= 0, got {pre_trigger}")
+        raise DataError(f"pre_trigger must be >= 0, got {pre_trigger}")
+    if len(taps) > raw.trace_length:  # before filtering: such a filter takes hours and leaves no window
+        raise DataError(f"a decimation FIR of {len(taps)} taps is longer than the traces ({raw.trace_length} samples)")
     frame = loop_frame(raw)
     trig, threshold = find_triggers(raw, frame, n_sigma=n_sigma)
     starts = trig - decimation * pre_trigger
     fits = (trig >= 0) & (starts >= 0) & (starts + decimation * (length - 1) < raw.trace_length)
     keep = np.flatnonzero(fits)
     if keep.size == 0:
-        raise ValueError(f"no pulse triggered with a complete window of {length} samples")
+        raise DataError(f"no pulse triggered with a complete window of {length} samples")
     i = decimate_at(raw.i[keep], taps, decimation, starts[keep], length)
     q = decimate_at(raw.q[keep], taps, decimation, starts[keep], length)
     if iq_offset is None:
@@ -341,7 +399,11 @@ def _windows(
         iq_scale = [s, s]
     offset = np.asarray(iq_offset, dtype=np.float64)
     scale = np.asarray(iq_scale, dtype=np.float64)
-    iq = ((np.stack([i, q], axis=-1) - offset) / scale).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        iq = ((np.stack([i, q], axis=-1) - offset) / scale).astype(np.float32)
+    if not np.all(np.isfinite(iq)):
+        raise DataError(f"normalised windows have {iq.size - np.count_nonzero(np.isfinite(iq))} values beyond "
+                        f"float32 (iq_offset {offset.tolist()}, iq_scale {scale.tolist()})")
     preprocessing = {
         "raw_sample_rate_hz": raw.raw_rate_hz,
         "decimation": int(decimation),
@@ -387,11 +449,13 @@ def make_windows(
     """
     if tau_qp_s is None:
         if "tau_qp_s" not in raw.meta:
-            raise ValueError("tau_qp_s is not in metadata.json; give it explicitly")
-        tau_qp_s = float(raw.meta["tau_qp_s"])
+            raise DataError("tau_qp_s is not in metadata.json; give it explicitly")
+        tau_qp_s = raw.meta["tau_qp_s"]
+    tau_qp_s = _positive(tau_qp_s, "tau_qp_s")
+    decimation = check_int(decimation, "decimation", low=1, high=raw.trace_length, error=DataError)
     return _windows(
         raw,
-        decimation=int(decimation),
+        decimation=decimation,
         taps=fir_taps(decimation),
         length=window_length(raw.raw_rate_hz, decimation, n_tau, tau_qp_s, pre_trigger),
         pre_trigger=int(pre_trigger),
@@ -404,11 +468,13 @@ def make_windows(
 def make_windows_from_meta(raw: RawDataset, meta: Metadata) -> Windows:
     """The exact windows a checkpoint was trained with: every setting comes from its Metadata."""
     if meta.raw_sample_rate_hz is not None and not math.isclose(meta.raw_sample_rate_hz, raw.raw_rate_hz):
-        raise ValueError(
+        raise DataError(
             f"data raw rate {raw.raw_rate_hz} Hz differs from the checkpoint's {meta.raw_sample_rate_hz} Hz"
         )
     if meta.window_length is None:
-        raise ValueError("checkpoint metadata has no window_length: cannot window raw data for it")
+        raise DataError("checkpoint metadata has no window_length: cannot window raw data for it")
+    n_sigma = check_number(meta.provenance.get("trigger_n_sigma", TRIGGER_N_SIGMA),
+                           "metadata provenance.trigger_n_sigma", positive=True, error=DataError)
     return _windows(
         raw,
         decimation=int(meta.decimation),
@@ -417,7 +483,7 @@ def make_windows_from_meta(raw: RawDataset, meta: Metadata) -> Windows:
         pre_trigger=int(meta.pre_trigger),
         iq_offset=list(meta.iq_offset),
         iq_scale=list(meta.iq_scale),
-        n_sigma=float(meta.provenance.get("trigger_n_sigma", TRIGGER_N_SIGMA)),
+        n_sigma=n_sigma,
     )
 
 
@@ -427,7 +493,7 @@ def make_windows_from_meta(raw: RawDataset, meta: Metadata) -> Windows:
 def stratified_split(line_index: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask (True = test): round(test_fraction * n) random pulses of every line."""
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
     line_index = np.asarray(line_index)
     rng = np.random.default_rng(seed)
     test = np.zeros(line_index.shape, dtype=bool)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import tempfile
 import zipfile
@@ -45,9 +46,12 @@ from numpy.lib.format import open_memmap
 from scipy.signal import lfilter
 from tqdm import tqdm
 
-from venom_fpga.data.dataset import DARK_LOOP_KEY, line_file_name
+from venom_fpga.data.dataset import DARK_LOOP_KEY, DataError, line_file_name
+from venom_fpga.errors import check_int
+from venom_fpga.files import check_output_path, interruptible, umask
 from venom_fpga.metrics.resolving_power import FWHM_PER_SIGMA, HC_EV_NM
 
+GENERATOR = "venom_fpga.data.synth"  # metadata.json "generator": what --force may replace
 GENERATOR_VERSION = "1"
 # Boltzmann constant (eV/K); Delta = 1.764 k_B T_c (BCS).
 K_B_EV_PER_K = 8.617333e-5
@@ -299,17 +303,39 @@ def dark_loop(preset: Preset) -> dict[str, list[float]]:
     return {"frequency_offset_hz": df.tolist(), "i": z.real.tolist(), "q": z.imag.tolist()}
 
 
-def _check_args(preset: str, n_per_line: int, seed: int, out_dir: Path) -> Preset:
+def _is_dataset(path: Path) -> bool:
+    """Whether a directory is a previous output of this generator (which ``force`` may replace)."""
+    try:
+        return json.loads((path / "metadata.json").read_text()).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_args(preset: str, n_per_line: int, seed: int, out_dir: Path, continuum: int | None,
+                force: bool) -> Preset:
+    """Every argument, the output directory and the free disk space, before anything is written."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise DataError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     if isinstance(n_per_line, bool) or not isinstance(n_per_line, (int, np.integer)) or n_per_line < 1:
-        raise ValueError(f"n_per_line must be an integer >= 1, got {n_per_line!r}")
+        raise DataError(f"n_per_line must be an integer >= 1, got {n_per_line!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ValueError(f"output directory {out_dir} exists and is not empty")
+        raise DataError(f"seed must be an integer >= 0, got {seed!r}")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (force and _is_dataset(out_dir)):
+        raise DataError(f"output directory {out_dir} exists and is not empty" +
+                        (" (and is not a synthetic data set that --force may replace)" if force else ""))
     p = PRESETS[preset]
     p.validate()
+    if continuum is not None:
+        p = dataclasses.replace(p, wavelengths_nm=continuum_wavelengths(p, continuum))
+    # the lines, plus the scratch copy of the line being written
+    line_bytes = int(n_per_line) * (p.trace_length * 2 * np.dtype(np.float32).itemsize + 9)
+    need = line_bytes * (len(p.wavelengths_nm) + 1)
+    parent = out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if need > free:
+        raise DataError(f"{n_per_line} pulses per line need {need / 1e9:.3g} GB; {parent} has {free / 1e9:.3g} GB free")
     return p
 
 
@@ -351,38 +377,49 @@ def continuum_wavelengths(p: Preset, n_lines: int) -> tuple[float, ...]:
     between two known lines is one of them), which fakes a narrow peak; trained on a continuum of
     energies it must measure instead. Wavelengths are rounded to 0.1 nm (the file-name resolution).
     """
+    n_lines = check_int(n_lines, "continuum lines", error=DataError)
     if n_lines < 2:
-        raise ValueError(f"a continuum needs at least 2 lines, got {n_lines}")
+        raise DataError(f"a continuum needs at least 2 lines, got {n_lines}")
     energies = HC_EV_NM / np.asarray(p.wavelengths_nm)
     lo, hi = energies.min() / (1 + CONTINUUM_MARGIN), energies.max() * (1 + CONTINUUM_MARGIN)
+    if n_lines > round((HC_EV_NM / lo - HC_EV_NM / hi) * 10) + 1:  # before allocating them
+        raise DataError(f"{n_lines} continuum lines are closer than 0.1 nm; use fewer")
     wavelengths = np.round(HC_EV_NM / np.linspace(hi, lo, n_lines), 1)
     if len(set(wavelengths)) != n_lines:
-        raise ValueError(f"{n_lines} continuum lines are closer than 0.1 nm; use fewer")
+        raise DataError(f"{n_lines} continuum lines are closer than 0.1 nm; use fewer")
     return tuple(float(w) for w in wavelengths)
 
 
 def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, progress: bool = True,
-                  continuum: int | None = None) -> Path:
+                  continuum: int | None = None, force: bool = False) -> Path:
     """Generate ``n_per_line`` pulses per line of ``preset`` into ``out_dir`` (VENOM format); returns it.
 
     ``continuum``: instead of the preset's lines, that many lines spread over its energy range (for
     training; see :func:`continuum_wavelengths`). Deterministic for a seed: each line draws from its own
-    stream spawned from ``seed``. The data are written to a temporary directory beside ``out_dir`` and
-    renamed onto it only when complete.
+    stream spawned from ``seed``. ``out_dir`` must not exist or be empty; with ``force`` it may also be a
+    previous synthetic data set, replaced only once the new one is complete. Every argument (and the free disk
+    space) is checked first; the data are written to a temporary directory beside ``out_dir``, renamed onto it only
+    when complete, and removed on any failure, Ctrl-C or SIGTERM.
     """
-    out_dir = Path(out_dir)
-    p = _check_args(preset, n_per_line, seed, out_dir)
-    if continuum is not None:
-        p = dataclasses.replace(p, wavelengths_nm=continuum_wavelengths(p, int(continuum)))
+    out_dir = check_output_path(out_dir, directory=True)
+    p = _check_args(preset, n_per_line, seed, out_dir, continuum, force)
     n_per_line = int(n_per_line)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with interruptible():
+        _write_dataset(p, n_per_line, seed, out_dir, progress, continuum)
+    return out_dir
+
+
+def _write_dataset(p: Preset, n_per_line: int, seed: int, out_dir: Path, progress: bool,
+                   continuum: int | None) -> None:
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    old = None
     try:
         scratch = tmp / ".scratch"
         scratch.mkdir()
         streams = np.random.SeedSequence(seed).spawn(len(p.wavelengths_nm))
         files = []
-        with tqdm(total=n_per_line * len(p.wavelengths_nm), desc=f"synth {preset}", unit="pulse",
+        with tqdm(total=n_per_line * len(p.wavelengths_nm), desc=f"synth {p.name}", unit="pulse",
                   disable=not progress) as bar:
             for wl, stream in zip(p.wavelengths_nm, streams):
                 name = line_file_name(wl)
@@ -390,7 +427,7 @@ def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, 
                 files.append({"file": name, "wavelength_nm": wl})
         scratch.rmdir()
         meta: dict[str, Any] = {
-            "generator": "venom_fpga.data.synth",
+            "generator": GENERATOR,
             "generator_version": GENERATOR_VERSION,
             "preset": p.name,
             "continuum": continuum,
@@ -407,10 +444,16 @@ def write_dataset(preset: str, n_per_line: int, seed: int, out_dir: str | Path, 
             DARK_LOOP_KEY: dark_loop(p),
         }
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if out_dir.exists():
-            out_dir.rmdir()  # checked empty above
-        tmp.rename(out_dir)
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; outputs get the permissions of a plain mkdir()
+        if out_dir.exists():  # checked empty or a previous data set: moved aside, removed once replaced
+            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+            os.replace(out_dir, old / out_dir.name)
+        os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not out_dir.exists():  # put the previous data set back
+            os.replace(old / out_dir.name, out_dir)
         raise
-    return out_dir
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

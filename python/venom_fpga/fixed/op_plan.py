@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from venom_fpga.errors import VenomError
 from venom_fpga.fixed import lut as lutmod
 from venom_fpga.fixed.precision import DSP_OPERAND_BITS, PrecisionConfig, folded_tensors
 from venom_fpga.fixed.qformat import QFormat, SaturationCounter
@@ -37,7 +38,7 @@ I64_LIMIT = 62  # every exact intermediate must stay below 2**62 in magnitude (t
 ONE = "1"  # the operand of a term that is a single code (a bias, the residual, a constant)
 
 
-class PlanError(ValueError):
+class PlanError(VenomError):
     """A precision config whose exact arithmetic does not fit, explained in one line."""
 
 

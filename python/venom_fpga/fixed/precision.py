@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from venom_fpga.errors import MAX_COUNT, VenomError, check_int, check_number
+from venom_fpga.files import atomic_path, read_json
 from venom_fpga.model.dims import ModelDims
-from venom_fpga.files import atomic_path
 from venom_fpga.fixed.lut import build_luts, second_derivative_max
 from venom_fpga.fixed.qformat import QFormat
 
@@ -54,6 +55,9 @@ TOP_KEYS = ("schema", "dims", "max_window_length", "signals", "weights", "luts",
 DSP_OPERAND_BITS = 18
 LN_EPS = 1e-5  # float_model.LN_EPS (nn.LayerNorm's eps); repeated here so this module needs no torch
 LOG2E = 1.0 / math.log(2.0)
+# A format's binary point lies at most this many bits from its word's either way: float32's exponent range, beyond
+# which no weight or signal of a float32 model exists (and every lsb, bound and shift stays finite).
+MAX_INT_BITS = 128
 
 # Per-layer signals, in datapath order (name -> meaning). Full names are "layers.{i}.<name>".
 LAYER_SIGNALS: dict[str, str] = {
@@ -141,7 +145,7 @@ def operand_width(fmt: QFormat) -> int:
     return fmt.width + (0 if fmt.signed else 1)
 
 
-class PrecisionError(ValueError):
+class PrecisionError(VenomError):
     """A precision config that cannot be used, explained in one line (naming the key)."""
 
 
@@ -209,6 +213,14 @@ class PrecisionConfig:
     def wide_operands(self) -> dict[str, int]:
         return {k: w for k, w in self.operand_widths().items() if w > DSP_OPERAND_BITS}
 
+    def check_window_length(self, length: int, source: str = "windows") -> None:
+        """Windows longer than ``max_window_length`` would saturate the softmax normaliser (head.sm_l) and give a
+        wrong energy: refused."""
+        if length > self.max_window_length:
+            raise PrecisionError(f"{source}: windows of {length} samples are longer than max_window_length "
+                                 f"{self.max_window_length} of the precision config ({self.source}); profile a "
+                                 "config for them (venom-fpga profile)")
+
     # -------------------------------------------------------------- validation
     def validate(self) -> None:
         dims = self.dims
@@ -216,17 +228,19 @@ class PrecisionConfig:
         _exact_keys("signals", self.signals, want)
         _exact_keys("weights", self.weights, list(dims.expected_shapes()))
         _exact_keys("luts", self.luts, list(LUT_FAMILIES))
+        for section in ("signals", "weights"):
+            for name, fmt in getattr(self, section).items():
+                _check_format(f"{section}.{name}", fmt)
         for fam, params in self.luts.items():
             _exact_keys(f"luts.{fam}", params, list(LUT_KEYS) + (["mant_frac"] if fam in MANT_LUTS else []))
-            if not isinstance(params["table"], QFormat):
-                raise PrecisionError(f"luts.{fam}.table must be a QFormat")
-            for key in ("step_log2",) + (("mant_frac",) if fam in MANT_LUTS else ()):
-                if isinstance(params[key], bool) or not isinstance(params[key], int):
-                    raise PrecisionError(f"luts.{fam}.{key} must be an integer, got {params[key]!r}")
-            if not (isinstance(params["lo"], (int, float)) and isinstance(params["hi"], (int, float))):
-                raise PrecisionError(f"luts.{fam}: lo and hi must be numbers")
-            if params["step_log2"] < 0 or params["step_log2"] > 24:
-                raise PrecisionError(f"luts.{fam}.step_log2 must be in 0..24, got {params['step_log2']}")
+            _check_format(f"luts.{fam}.table", params["table"])
+            params["step_log2"] = check_int(params["step_log2"], f"luts.{fam}.step_log2", low=0, high=24,
+                                            error=PrecisionError)
+            if fam in MANT_LUTS:
+                params["mant_frac"] = check_int(params["mant_frac"], f"luts.{fam}.mant_frac", low=1, high=40,
+                                                error=PrecisionError)
+            for key in ("lo", "hi"):  # exact binary values: the table grid is computed from them
+                check_number(params[key], f"luts.{fam}.{key}", low=-(1 << 16), high=1 << 16, error=PrecisionError)
             n = (params["hi"] - params["lo"]) * 2 ** params["step_log2"]
             if not (params["hi"] > params["lo"] and n == int(n) and n <= 1 << 16):
                 raise PrecisionError(
@@ -241,12 +255,8 @@ class PrecisionConfig:
         for fam in ("silu", "gelu", "softplus"):
             if self.luts[fam]["lo"] != 0:
                 raise PrecisionError(f"luts.{fam}.lo must be 0 (the table is indexed by |x|)")
-        for fam in MANT_LUTS:
-            if not 1 <= self.luts[fam]["mant_frac"] <= 40:
-                raise PrecisionError(f"luts.{fam}.mant_frac must be in 1..40")
-        if isinstance(self.max_window_length, bool) or not isinstance(self.max_window_length, int) or \
-                self.max_window_length < 1:
-            raise PrecisionError(f"max_window_length must be a positive integer, got {self.max_window_length!r}")
+        self.max_window_length = check_int(self.max_window_length, "max_window_length", low=1, high=MAX_COUNT,
+                                           error=PrecisionError)
         sig = self.signals
         inp = sig["input"]
         if not inp.signed or inp.width > 16:
@@ -269,6 +279,8 @@ class PrecisionConfig:
         # why: keys must name a known operand; wide operands need one
         widths = self.operand_widths()
         known = set(widths) | {f"luts.{f}" for f in LUT_FAMILIES}
+        if not isinstance(self.why, dict):
+            raise PrecisionError(f"why must be an object of operand -> reason, found {type(self.why).__name__}")
         for key, reason in self.why.items():
             if key not in known:
                 raise PrecisionError(f"why: unknown operand {key!r} (not a multiplier operand of this config)")
@@ -298,19 +310,34 @@ class PrecisionConfig:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "memory") -> PrecisionConfig:
+        """From the JSON form; every error is one line naming ``source`` (the file) and the key."""
+        try:
+            return cls._from_dict(data, source)
+        except PrecisionError as exc:
+            text = str(exc)
+            raise PrecisionError(text if text.startswith(f"{source}: ") else f"{source}: {text}") from None
+
+    @classmethod
+    def _from_dict(cls, data: Any, source: str) -> PrecisionConfig:
         if not isinstance(data, dict):
             raise PrecisionError(f"{source}: a precision config is a JSON object")
         _exact_keys("top level", data, list(TOP_KEYS))
         if data["schema"] != SCHEMA:
             raise PrecisionError(f"{source}: schema {data['schema']!r} is not {SCHEMA!r}")
+        if not isinstance(data["dims"], dict):
+            raise PrecisionError(f"{source}: 'dims' must be an object")
         try:
-            dims = ModelDims(**data["dims"])
-        except TypeError as exc:
-            raise PrecisionError(f"{source}: dims: {exc}") from None
-        except ValueError as exc:
+            # a boolean is an int to ModelDims: refuse it here (dims are counts)
+            dims = ModelDims(**{k: check_int(v, f"dims.{k}", low=1, error=PrecisionError)
+                                for k, v in data["dims"].items()})
+        except PrecisionError:
+            raise
+        except (TypeError, ValueError) as exc:
             raise PrecisionError(f"{source}: dims: {exc}") from None
         if not isinstance(data["why"], dict) or not isinstance(data["notes"], list):
             raise PrecisionError(f"{source}: 'why' must be an object and 'notes' a list")
+        if not all(isinstance(n, str) for n in data["notes"]):
+            raise PrecisionError(f"{source}: 'notes' must be a list of strings")
         for section in ("signals", "weights", "luts"):
             if not isinstance(data[section], dict):
                 raise PrecisionError(f"{source}: '{section}' must be an object")
@@ -322,19 +349,16 @@ class PrecisionConfig:
             if "table" in p:
                 p["table"] = _qformat(f"luts.{fam}.table", p["table"], source)
             luts[fam] = p
-        try:
-            return cls(
-                dims=dims,
-                signals={k: _qformat(f"signals.{k}", v, source) for k, v in data["signals"].items()},
-                weights={k: _qformat(f"weights.{k}", v, source) for k, v in data["weights"].items()},
-                luts=luts,
-                why=dict(data["why"]),
-                notes=[str(n) for n in data["notes"]],
-                max_window_length=data["max_window_length"],
-                source=source,
-            )
-        except PrecisionError as exc:
-            raise PrecisionError(f"{source}: {exc}") from None
+        return cls(
+            dims=dims,
+            signals={k: _qformat(f"signals.{k}", v, source) for k, v in data["signals"].items()},
+            weights={k: _qformat(f"weights.{k}", v, source) for k, v in data["weights"].items()},
+            luts=luts,
+            why=dict(data["why"]),
+            notes=list(data["notes"]),
+            max_window_length=data["max_window_length"],
+            source=source,
+        )
 
     def summary(self) -> str:
         """A human-readable table of every format, for reports."""
@@ -364,6 +388,13 @@ def _qformat(where: str, value: Any, source: str) -> QFormat:
         raise PrecisionError(f"{source}: {where}: {exc}") from None
 
 
+def _check_format(where: str, fmt: Any) -> None:
+    if not isinstance(fmt, QFormat):
+        raise PrecisionError(f"{where} must be a QFormat, found {type(fmt).__name__}")
+    if abs(fmt.int_bits) > MAX_INT_BITS:
+        raise PrecisionError(f"{where}: int_bits {fmt.int_bits} is outside -{MAX_INT_BITS}..{MAX_INT_BITS}")
+
+
 # ------------------------------------------------------------------------------------------------ files
 def precision_identity(cfg: PrecisionConfig) -> tuple[str, Path | bytes]:
     """(name, source) of a precision config for a provenance line: its file, else its canonical JSON."""
@@ -382,12 +413,7 @@ def default_precision_path(checkpoint_path: str | os.PathLike) -> Path:
 
 def load_precision(path: str | os.PathLike) -> PrecisionConfig:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PrecisionError(f"{path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise PrecisionError(f"{path}: not JSON ({exc})") from None
+    data = read_json(path, "precision config", PrecisionError)
     return PrecisionConfig.from_dict(data, source=str(path))
 
 
@@ -636,6 +662,8 @@ def default_precision(
     sm_acc the features' integer bits plus as many. Tables: :func:`default_luts`. Reasons (``why``) for the wide
     operands: DEFAULT_WHY.
     """
+    # headroom beyond 2**16 x the observed range is no sizing: it only pushes formats off the value grid
+    margin = check_number(margin, "margin", low=1.0, high=1 << 16, error=PrecisionError)
     if isinstance(ckpt, tuple):
         dims, tensors = ckpt
         length = None

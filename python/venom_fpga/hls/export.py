@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from venom_fpga.errors import VenomError
 from venom_fpga.fixed import lut as lutmod
 from venom_fpga.files import generated_header, umask
 from venom_fpga.model.checkpoint import Checkpoint, checkpoint_identity, load_checkpoint
@@ -85,6 +86,7 @@ VENDOR, LIBRARY, IP_VERSION = "venom-fpga", "venom", "0.1"
 # Folding: venom_top is pipelined at II = reuse factor (cycles per sample). 512 MHz / 16 = 32 MS/s per core,
 # far above one channel's decimated rate (500 kHz), and 16 cycles close the h recurrence (multiply, add, round).
 DEFAULT_REUSE_FACTOR = 16
+MAX_REUSE_FACTOR = (1 << 32) - 1  # REUSE_FACTOR and every config's reuse_factor are C++ `static const unsigned`
 N_GOLDEN_PROBE = 8  # golden windows from precision.probe_windows, besides the extremes
 DEFAULT_WINDOW_LENGTH = PROBE_LENGTH  # golden window length when the checkpoint has none in its metadata
 
@@ -104,7 +106,7 @@ HLS_SOURCES = ["venom.cpp"]
 CSIM_SOURCES = ["venom.cpp", "venom_csim.cpp"]
 
 
-class ExportError(ValueError):
+class ExportError(VenomError):
     """An export that cannot be made, explained in one line."""
 
 
@@ -465,8 +467,7 @@ def _environment():
 def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir: Path | None = None) -> dict[str, Any]:
     """Everything the templates read; numbers and type strings are formatted here. ``out_dir``: where the project
     will live (the tcl script finds the kernels relative to it; default hls/generated/<name>)."""
-    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or reuse_factor < 1:
-        raise ExportError(f"reuse factor must be a positive integer, got {reuse_factor!r}")
+    check_reuse_factor(reuse_factor)
     d = inp.ckpt.dims
     out_dir = Path(out_dir) if out_dir is not None else GENERATED_DIR / "project"
     include_rel = Path(os.path.relpath(KERNEL_INCLUDE, out_dir.resolve())).as_posix()
@@ -527,6 +528,13 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
         "library": LIBRARY,
         "ip_version": IP_VERSION,
     }
+
+
+def check_reuse_factor(reuse_factor: int) -> int:
+    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or not 1 <= reuse_factor <= MAX_REUSE_FACTOR:
+        raise ExportError(f"reuse factor must be an integer in 1..{MAX_REUSE_FACTOR} (a C++ unsigned), "
+                          f"got {reuse_factor!r}")
+    return reuse_factor
 
 
 def render_into(inp: ExportInputs, out_dir: Path, reuse_factor: int = DEFAULT_REUSE_FACTOR,
@@ -595,6 +603,7 @@ def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig |
            name_map: str | os.PathLike | None = None) -> ExportResult:
     """Render the HLS project of a checkpoint into ``out`` (default ``hls/generated/<stem>/``), atomically."""
     t0 = time.perf_counter()
+    check_reuse_factor(reuse_factor)
     inp = prepare(weights, precision, name_map=name_map)
     target = Path(out) if out is not None else default_out_dir(inp.ckpt.path)
     _check_replaceable(target)

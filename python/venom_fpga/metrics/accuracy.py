@@ -13,13 +13,24 @@ import numpy as np
 from venom_fpga.model.checkpoint import Checkpoint
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.fixed.lut import lut_report
-from venom_fpga.fixed.precision import PrecisionConfig, default_precision
+from venom_fpga.errors import VenomError
+from venom_fpga.fixed.precision import PrecisionConfig, PrecisionError, default_precision
 from venom_fpga.metrics.resolving_power import mean_R, per_line
 
 
 def profile(ckpt: Checkpoint, iq: np.ndarray, margin: float = 2.0) -> tuple[PrecisionConfig, dict]:
-    """A precision config sized on ``iq`` and, per signal, its observed range and saturations under it."""
-    cfg = default_precision(ckpt, iq=iq, margin=margin)
+    """A precision config sized on ``iq`` (and for windows at least as long as these) and, per signal, its observed
+    range and saturations under it."""
+    try:
+        cfg = default_precision(ckpt, iq=iq, margin=margin)
+        if iq.shape[1] > cfg.max_window_length:  # longer windows than the checkpoint's: the softmax must hold them
+            cfg = default_precision(ckpt, iq=iq, margin=margin,
+                                    max_window_length=(1 << iq.shape[1].bit_length()) - 1)
+    except VenomError:
+        raise
+    except ValueError as exc:  # a range no format can hold (QFormat says which width): name the cause, the windows
+        raise PrecisionError(f"cannot size a precision config on windows with values up to {np.abs(iq).max():.3g} "
+                             f"({exc})") from None
     return cfg, FixedModel(ckpt, cfg).profile(iq)
 
 
@@ -38,6 +49,7 @@ def fixed_accuracy(
 ) -> tuple[dict, dict]:
     """The accuracy report (JSON) and the arrays behind it (for plots)."""
     model = FixedModel(ckpt, precision)
+    model.precision.check_window_length(iq.shape[1], "fixed-point accuracy")
     codes, sat, ranges = model.run(iq, record=True)
     out = model.output_float(codes)
     e_fixed = out[:, 0] * ckpt.meta.energy_scale + ckpt.meta.energy_offset

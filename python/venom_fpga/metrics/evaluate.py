@@ -14,7 +14,7 @@ import numpy as np
 
 from venom_fpga.metrics.accuracy import fixed_accuracy
 from venom_fpga.model.checkpoint import Checkpoint
-from venom_fpga.data.dataset import load_raw, make_windows_from_meta, stratified_split
+from venom_fpga.data.dataset import DataError, load_raw, make_windows_from_meta, stratified_split
 from venom_fpga.data.optimal_filter import estimate_energies
 from venom_fpga.fixed.precision import PrecisionConfig
 from venom_fpga.predict import predict
@@ -40,9 +40,14 @@ def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress:
     calib = stratified_split(raw.line_index, CALIB_FRACTION, seed)
     scored = ~calib[windows.index]  # windows of pulses the optimal filter did not calibrate on
     if not scored.any():
-        raise ValueError(f"{data_dir}: no scored pulses left after the calibration split")
+        raise DataError(f"{data_dir}: no scored pulses left after the calibration split")
     model_e = predict(ckpt, windows.iq[scored], backend="float", progress=progress)[:, 0]
-    of_e = estimate_energies(raw, calib)[windows.index[scored]]
+    try:
+        of_e = estimate_energies(raw, calib)[windows.index[scored]]
+    except DataError:
+        raise
+    except ValueError as exc:  # the optimal filter cannot calibrate on these data (too few lines, pulses, samples)
+        raise DataError(f"{data_dir}: optimal filter: {exc}") from None
     true, lines, wl = windows.energy_ev[scored], windows.line_index[scored], windows.wavelengths_nm
     report = {
         "weights": str(ckpt.path),

@@ -19,16 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
+from venom_fpga.errors import VenomError
+from venom_fpga.files import atomic_path, read_json
 from venom_fpga.model.dims import ModelDims
-from venom_fpga.files import atomic_path
-from venom_fpga.model.meta import Metadata
+from venom_fpga.model.meta import CALIBRATION_KEYS, Metadata, MetadataError, decode_header_value
 
 ZIP_MAGIC = b"PK\x03\x04"
 # A safetensors header longer than this is not a checkpoint of a model this small.
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+# Largest |weight| accepted: what a float32 checkpoint can hold. No trained weight comes near it, and beyond it the
+# float model overflows and no fixed-point format exists.
+MAX_ABS_WEIGHT = float(np.finfo(np.float32).max)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VenomError):
     """A checkpoint (or its metadata or name map) that cannot be used, explained in one line."""
 
 
@@ -47,6 +51,22 @@ class Checkpoint:
     def n_params(self) -> int:
         return int(sum(t.size for t in self.tensors.values()))
 
+    @property
+    def calibrated(self) -> bool:
+        """False when the energy calibration is the default (energies are then the model's raw output, not eV)."""
+        return not any(k in self.defaults_used for k in CALIBRATION_KEYS)
+
+    @property
+    def files(self) -> list[Path]:
+        """The files this checkpoint was read from: the checkpoint and, if used, its metadata sidecar."""
+        return [self.path] + ([sidecar_path(self.path)] if self.meta_source == "sidecar" else [])
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The metadata sidecar ``<stem>_meta.json`` beside a checkpoint."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_meta.json")
+
 
 def checkpoint_identity(ckpt: Checkpoint) -> tuple[str, Path | bytes]:
     """(name, source) of a checkpoint for a provenance line (files.generated_header): its file, else its tensors."""
@@ -58,16 +78,18 @@ def checkpoint_identity(ckpt: Checkpoint) -> tuple[str, Path | bytes]:
 
 def load_checkpoint(path: str | os.PathLike, name_map: str | os.PathLike | None = None) -> Checkpoint:
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint")
+    if not path.exists():
         raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file")
     user_map = _load_name_map(Path(name_map)) if name_map is not None else {}
     raw, header_meta, fmt = _read_tensors(path)
     tensors, renamed = _canonical_names(path, raw, user_map)
     dims = _infer_dims(path, tensors)
     tensors = _check_shapes(path, tensors, dims)
     meta, defaults_used, meta_source = _load_metadata(path, header_meta)
-    if meta.window_length is not None and meta.pre_trigger >= meta.window_length:
-        raise CheckpointError(f"{path}: metadata pre_trigger {meta.pre_trigger} >= window_length {meta.window_length}")
     return Checkpoint(path, tensors, dims, meta, defaults_used, fmt, renamed, meta_source)
 
 
@@ -85,8 +107,11 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, np.ndarray], met
 
 
 def _read_tensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
-    with open(path, "rb") as f:
-        head = f.read(8)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if head[:4] == ZIP_MAGIC:
         return _read_torch_zip(path), {}, "torch-zip"
     return *_read_safetensors(path), "safetensors"
@@ -109,8 +134,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).to(torch.float64).numpy() for k in f.keys()}
-    except (SafetensorError, OSError, RuntimeError, json.JSONDecodeError) as exc:
+            tensors = {k: _to_numpy(path, k, f.get_tensor(k)) for k in f.keys()}
+    except (SafetensorError, OSError, RuntimeError, TypeError, json.JSONDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({first})") from None
     return tensors, meta
@@ -137,39 +162,48 @@ def _read_torch_zip(path: Path) -> dict[str, np.ndarray]:
     for name, value in obj.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{path}: entry {name!r} is a {type(value).__name__}, not a tensor")
-        tensors[name] = value.detach().to(torch.float64).numpy()
+        tensors[name] = _to_numpy(path, name, value)
     return tensors
 
 
+def _to_numpy(path: Path, name: str, value) -> np.ndarray:
+    """A stored tensor as float64, refusing what would convert silently wrong (complex: the imaginary part lost) or
+    not at all (sparse, quantized, non-numeric)."""
+    import torch
+
+    if value.layout != torch.strided:
+        raise CheckpointError(f"{path}: tensor {name!r} is stored {str(value.layout).removeprefix('torch.')}; "
+                              "save it dense")
+    if value.is_quantized:
+        raise CheckpointError(f"{path}: tensor {name!r} is quantized ({value.dtype}); save it as float")
+    if not value.dtype.is_floating_point:
+        raise CheckpointError(f"{path}: tensor {name!r} has dtype {str(value.dtype).removeprefix('torch.')}, "
+                              "not a real floating-point type")
+    return value.detach().to(torch.float64).numpy()
+
+
 def _load_name_map(path: Path) -> dict[str, str]:
-    try:
-        mapping = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: name map not found") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: name map is not valid JSON ({exc})") from None
+    mapping = read_json(path, "name map", CheckpointError)
     if not (isinstance(mapping, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
         raise CheckpointError(f"{path}: name map must be a JSON object of their name -> canonical name strings")
     return mapping
 
 
 def _load_metadata(path: Path, header: dict[str, str]) -> tuple[Metadata, list[str], str]:
-    sidecar = path.with_name(f"{path.stem}_meta.json")
-    raw: dict = dict(header)
+    sidecar = sidecar_path(path)
+    raw: dict = {k: decode_header_value(v) for k, v in header.items()}
     source = "header" if set(header) - {"format"} else "defaults"
-    if sidecar.is_file():
-        try:
-            side = json.loads(sidecar.read_text())
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{sidecar}: metadata sidecar is not valid JSON ({exc})") from None
+    side: dict = {}
+    if sidecar.exists():
+        side = read_json(sidecar, "metadata sidecar", CheckpointError)
         if not isinstance(side, dict):
-            raise CheckpointError(f"{sidecar}: metadata sidecar must be a JSON object")
+            raise CheckpointError(f"{sidecar}: metadata sidecar must be a JSON object, found {type(side).__name__}")
         raw.update(side)  # the sidecar is the newer, hand-editable record
         source = "sidecar"
     try:
-        meta, defaults_used = Metadata.from_dict(raw)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: bad metadata ({exc})") from None
+        meta, defaults_used = Metadata.from_dict(raw, json_strings=False)  # the sidecar's strings are strings
+    except MetadataError as exc:  # name the file the bad value came from
+        raise CheckpointError(f"{sidecar if exc.key in side else path}: {exc}") from None
     return meta, defaults_used, source
 
 
@@ -248,5 +282,8 @@ def _check_shapes(path: Path, tensors: dict[str, np.ndarray], dims: ModelDims) -
         if not np.all(np.isfinite(value)):
             bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
             raise CheckpointError(f"{path}: tensor {name!r} has {bad} NaN/Inf values")
+        if value.size and np.abs(value).max() > MAX_ABS_WEIGHT:
+            raise CheckpointError(f"{path}: tensor {name!r} has values up to {np.abs(value).max():.3g}, beyond "
+                                  f"{MAX_ABS_WEIGHT:.3g} (float32's range)")
         out[name] = np.ascontiguousarray(value, dtype=np.float64)
     return out

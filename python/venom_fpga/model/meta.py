@@ -3,14 +3,60 @@
 Stored as safetensors header metadata (every value a JSON string) or in a sidecar ``<stem>_meta.json``.
 Each key has a documented default; the loader reports which defaults it had to use, because a silently
 defaulted ``energy_scale`` or I/Q scale changes every energy the hardware produces.
+
+Every field is checked by its entry in ``FIELDS`` (JSON type, finiteness, integer-ness, range) whenever a
+``Metadata`` is made, from a file or in code, so a new field is validated by construction.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from venom_fpga.errors import VenomError, check_int, check_number, check_numbers, check_object
+
+
+class MetadataError(VenomError):
+    """A metadata field of the wrong type or out of range; ``key`` names the field."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    return lambda value, where: None if value is None else check(value, where)
+
+
+# field -> check(value, where) returning the normalised value (ints for integral floats, floats, lists of floats).
+FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "raw_sample_rate_hz": _optional(lambda v, w: check_number(v, w, positive=True, error=MetadataError)),
+    "decimation": lambda v, w: check_int(v, w, low=1, error=MetadataError),
+    "fir_taps": lambda v, w: check_numbers(v, w, error=MetadataError),
+    "window_length": _optional(lambda v, w: check_int(v, w, low=1, error=MetadataError)),
+    "pre_trigger": lambda v, w: check_int(v, w, low=0, error=MetadataError),
+    "iq_offset": lambda v, w: check_numbers(v, w, length=2, error=MetadataError),
+    "iq_scale": lambda v, w: check_numbers(v, w, length=2, nonzero=True, error=MetadataError),
+    "energy_scale": lambda v, w: check_number(v, w, nonzero=True, error=MetadataError),
+    "energy_offset": lambda v, w: check_number(v, w, error=MetadataError),
+    "provenance": lambda v, w: check_object(v, w, error=MetadataError),
+}
+def decode_header_value(value: Any) -> Any:
+    """A safetensors header value (always a string) as the JSON value it encodes; a plain string stays one (and is
+    refused by its field's check if the field is not a string)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    return value
+
+
+# What a checkpoint without these keys predicts in: the model's raw output, not eV (the tool says so).
+CALIBRATION_KEYS = ("energy_scale", "energy_offset")
 
 
 @dataclass
@@ -36,25 +82,27 @@ class Metadata:
     # Free-form provenance (training command, data set, seed, achieved R, ...).
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> tuple[Metadata, list[str]]:
-        """Build from a dict whose values are JSON values or JSON-encoded strings.
+    def from_dict(cls, raw: dict[str, Any], json_strings: bool = True) -> tuple[Metadata, list[str]]:
+        """Build from a dict of JSON values; with ``json_strings`` (safetensors header form, str -> str) each string
+        value is first decoded as JSON where it is JSON (a plain string such as ``"format": "pt"`` stays one).
 
         Returns the metadata and the keys for which the default was used. Unknown keys are kept in
-        ``provenance['extra']`` rather than dropped, so nothing a user stored is lost.
+        ``provenance['extra']`` rather than dropped, so nothing a user stored is lost. A bad value raises
+        ``MetadataError`` naming the key.
         """
         values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in raw.items():
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError:
-                    pass  # a plain string (e.g. safetensors' "format": "pt")
+            if json_strings:
+                value = decode_header_value(value)
             if key in cls.keys():
                 values[key] = value
             elif key != "format":
@@ -63,22 +111,18 @@ class Metadata:
         meta = cls(**values)
         if extra:
             meta.provenance = {**meta.provenance, "extra": extra}
-        meta.validate()
         return meta, defaults_used
 
     def validate(self) -> None:
-        if int(self.decimation) < 1:
-            raise ValueError(f"metadata decimation must be >= 1, found {self.decimation}")
-        for name in ("iq_offset", "iq_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (list, tuple)) and len(value) == 2):
-                raise ValueError(f"metadata {name} must be a list [I, Q], found {value!r}")
-        if any(float(s) == 0.0 for s in self.iq_scale):
-            raise ValueError(f"metadata iq_scale must be non-zero, found {self.iq_scale}")
-        if float(self.energy_scale) == 0.0:
-            raise ValueError("metadata energy_scale must be non-zero")
-        if self.window_length is not None and int(self.window_length) < 1:
-            raise ValueError(f"metadata window_length must be >= 1, found {self.window_length}")
+        """Check and normalise every field (FIELDS), then the fields against each other."""
+        for key, check in FIELDS.items():
+            try:
+                setattr(self, key, check(getattr(self, key), f"metadata {key}"))
+            except MetadataError as exc:
+                raise MetadataError(str(exc), key) from None
+        if self.window_length is not None and self.pre_trigger >= self.window_length:
+            raise MetadataError(f"metadata pre_trigger {self.pre_trigger} must be < window_length "
+                                f"{self.window_length}", "pre_trigger")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

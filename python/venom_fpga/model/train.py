@@ -21,12 +21,18 @@ import torch
 from tqdm import tqdm
 
 from venom_fpga import __version__
+from venom_fpga.data.dataset import RawDataset, Windows, load_raw, make_windows, stratified_split
+from venom_fpga.errors import MAX_COUNT, VenomError, check_int, check_number
+from venom_fpga.files import check_output_path
 from venom_fpga.model.checkpoint import save_checkpoint
-from venom_fpga.data.dataset import Windows, load_raw, make_windows, stratified_split
 from venom_fpga.model.dims import ModelDims
 from venom_fpga.model.float_model import VenomModel, energy_from_output
 from venom_fpga.model.meta import Metadata
 from venom_fpga.metrics.resolving_power import mean_R, per_line
+
+
+class TrainError(VenomError):
+    """A training setting or data set that cannot train a model, or a run that diverged, in one line."""
 
 
 @dataclass
@@ -48,6 +54,25 @@ class TrainConfig:
     n_tau: float = 5.0
     max_pulses: int | None = None  # per data set, for quick runs
     threads: int = 1  # small tensors: one thread is faster than two fighting over a busy machine
+
+    def __post_init__(self) -> None:
+        """Every setting checked (and normalised) by its type and range, so a bad one fails before any work."""
+        for name, spec in self.__dataclass_fields__.items():
+            value, where = getattr(self, name), f"train setting {name}"
+            if value is None and spec.type == "int | None":
+                continue
+            if spec.type.startswith("int"):
+                low = 0 if name in ("warmup_epochs", "seed") else 1
+                high = (1 << 63) - 1 if name == "seed" else MAX_COUNT
+                setattr(self, name, check_int(value, where, low=low, high=high, error=TrainError))
+            else:
+                setattr(self, name, check_number(value, where, positive=name != "weight_decay", low=0.0,
+                                                 error=TrainError))
+        if not self.val_fraction < 1.0:
+            raise TrainError(f"train setting val_fraction must be < 1, found {self.val_fraction:g}")
+        n_params = self.dims().n_params()
+        if n_params > MAX_COUNT:
+            raise TrainError(f"a model of {n_params:,} parameters is beyond CPU training here (at most {MAX_COUNT:,})")
 
     def dims(self) -> ModelDims:
         return ModelDims.from_hyper(
@@ -76,8 +101,7 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def load_windows(data_dir: str | Path, cfg: TrainConfig) -> Windows:
-    raw = load_raw(data_dir)
+def training_windows(raw: RawDataset, cfg: TrainConfig) -> Windows:
     if cfg.max_pulses is not None and raw.n_pulses > cfg.max_pulses:
         keep = np.sort(np.random.default_rng(cfg.seed).choice(raw.n_pulses, cfg.max_pulses, replace=False))
         raw = dataclasses.replace(
@@ -97,11 +121,21 @@ def evaluate_float(model: VenomModel, iq: np.ndarray, energy_scale: float, energ
 
 def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, progress: bool = True,
           command: str | None = None) -> TrainResult:
+    """Train on a VENOM-format directory and write the checkpoint to ``out`` (checked before any work)."""
     start = time.time()
+    check_output_path(out)
+    raw = load_raw(data_dir)
+    windows = training_windows(raw, cfg)
+    val = stratified_split(windows.line_index, cfg.val_fraction, cfg.seed)
+    if np.unique(windows.line_index[~val]).size < 2:
+        raise TrainError(f"{data_dir}: training needs pulses of at least 2 lines (energies) to calibrate on, "
+                         f"found {np.unique(windows.line_index[~val]).size}")
+    if not val.any():
+        raise TrainError(f"{data_dir}: too few pulses for a hold-out of {cfg.val_fraction:g} per line")
+    if cfg.d_conv > windows.iq.shape[1]:  # taps beyond the window only see zeros, and cost as much as the rest
+        raise TrainError(f"train setting d_conv {cfg.d_conv} exceeds the window length {windows.iq.shape[1]}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    windows = load_windows(data_dir, cfg)
-    val = stratified_split(windows.line_index, cfg.val_fraction, cfg.seed)
     train_iq = torch.as_tensor(windows.iq[~val])
     energy = windows.energy_ev
     energy_offset = float(energy[~val].mean())
@@ -118,21 +152,22 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, progress: boo
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     bar = tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=not progress)
-    for _ in bar:
+    for epoch in bar:
         model.train()
         order = torch.randperm(n, generator=gen)
         losses = []
         for s in range(0, n, cfg.batch_size):
             idx = order[s : s + cfg.batch_size]
             loss = gaussian_nll(model(train_iq[idx]), target[idx])
+            if not math.isfinite(loss.item()):  # stop at once: every later step is NaN too
+                raise TrainError(f"training diverged in epoch {epoch + 1} (loss {loss.item()}); lower the learning "
+                                 f"rate (lr {cfg.lr:g})")
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             losses.append(loss.item())
-        if not math.isfinite(losses[-1]):
-            raise RuntimeError("training diverged (NaN loss); lower --lr")
         bar.set_postfix(nll=f"{np.mean(losses):.3f}")
 
     model.eval()
@@ -148,7 +183,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, progress: boo
             "n_tau": cfg.n_tau,
             "command": command or " ".join(sys.argv),
             "data_dir": str(data_dir),
-            "data": load_raw_meta_summary(data_dir),
+            "data": data_summary(raw.meta),
             "train_config": dataclasses.asdict(cfg),
             "n_train": int(n),
             "n_val": int(val.sum()),
@@ -164,12 +199,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, progress: boo
     return TrainResult(path, lines, result_R["mean_R_kde"], result_R["mean_R_gauss"], time.time() - start)
 
 
-def load_raw_meta_summary(data_dir: str | Path) -> dict:
+def data_summary(meta: dict) -> dict:
     """The data set's own metadata.json, minus bulky entries, for provenance."""
-    import json
-
-    path = Path(data_dir) / "metadata.json"
-    if not path.is_file():
-        return {}
-    meta = json.loads(path.read_text())
-    return {k: v for k, v in meta.items() if k in ("preset", "seed", "n_per_line", "wavelengths_nm", "generator_version")}
+    keep = ("preset", "seed", "n_per_line", "wavelengths_nm", "generator_version")
+    return {k: v for k, v in meta.items() if k in keep}
