@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Throughput of the golden models: windows/s of the fixed-point model and of the float model (parallel and
 recurrent), same batch, same machine, one run, at L=126 and L=426, on one core.
 

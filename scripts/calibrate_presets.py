@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Optimal-filter resolving power per line for the synthetic presets (used to tune them).
 
 Generates a fresh data set per preset, calibrates the OF on half of each line (stratified split) and

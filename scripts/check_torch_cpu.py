@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Guard: torch must be the CPU build and no CUDA/NVIDIA wheels may be installed (they are several GB)."""
 
 import importlib.metadata as md

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Print the per-wavelength resolving-power table (markdown) of one or more `evaluate --json` reports.
 
     python scripts/results_table.py weights/venom_synth_ptsi.evaluate.json

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Vitis HLS flow on an exported project (what `venom-fpga hls` and `make hls` run): vitis_hls -f build_prj.tcl in
 # the project, then the synthesis report as JSON and a one-line summary.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Vivado out-of-context synthesis + implementation of generated RTL tops (what `make vivado` runs), then the reports
 # as JSON and one summary line per top.
 #

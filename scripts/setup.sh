@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Idempotent set-up: system simulators/synthesis (Debian packages) and the pinned Python venv.
 # Called by `make setup` (and so by `make test` / `make demo`). Safe to run again at any time.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # One step of `make demo`: run a command with all of its output (tool logs, build commands, progress bars) in
 # LOG_DIR/NAME.log and print one line: the step's name, its time and the command's last line (its summary). On a
 # terminal the line shows the elapsed time and the log's latest line while the step runs. When the command fails,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Reproduce a shipped model: training data, training, and the held-out evaluation on a fresh data set
 # generated with another seed. Usage: scripts/train_shipped.sh ptsi|inhf   (run from the repo root)
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Out-of-context Vivado synthesis and implementation of one generated VENOM RTL top (scripts/run_vivado.sh runs it
 # once per LANES setting; see there and python/venom_fpga/rtl/vivado_report.py for the JSON report).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Shared fixtures: random checkpoints of any shape, written as true safetensors files."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Model shapes used across the tests, and seeded random weights for them."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Random but valid programs of the micro-coded engine (rtl/venom_engine.v), for its standalone cocotb testbench
 (cocotb_tests/venom_engine, wrapped by tests/rtl/test_modules.py).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The Python API (``import venom_fpga as vf``): the README's example runs, and mistakes read as the CLI's."""
 
 from __future__ import annotations

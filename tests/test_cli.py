@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The command line: inspect, predict, the hardware steps (csim, rtl, cosim, resources, hls, vivado, summary),
 one-line errors (exit status 2 for a mistake, 1 for a failed check), and the Makefile that only calls it."""
 

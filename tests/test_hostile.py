@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Hostile inputs (issue #14): every mistake ends in exit status 2 and one line ``venom-fpga: error: ...``, no
 traceback, and leaves every file as it was (inputs, existing outputs, no temporary file left behind).
 

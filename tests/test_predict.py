@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """predict(): the hardware backends (csim, rtl) return only what the fixed-point model computes; a window that
 differs ends the prediction with one line naming it. The C simulation and the simulator are stood in for here (their
 own bit-exactness tests live in tests/hls and tests/rtl): what is tested is that the check is made."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """AXI4-Stream helpers for the Vitis-HLS port naming (``<arg>_TDATA``, ``_TVALID``, ``_TREADY``, ``_TLAST``).
 
 Two kinds of stream drivers:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom_engine on random programs (tests/rtl_random_program.py) against the instruction-level golden model IsaSim:
 VENOM_ENGINE_CASES (a JSON written by tests/rtl/test_modules.py) lists the runs in order, each with its entry pc,
 the input words written before it (in_we), the busy cycles IsaSim counts and the scratchpad words known afterwards.

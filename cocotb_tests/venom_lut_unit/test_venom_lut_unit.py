@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom_lut_unit against lut.Lut.evaluate: every table of a generated model, random and edge input codes; the
 unit's exact value and right shift are rounded here with the table's output format (venom_quant is tested alone).
 The cases stream back to back, one per clock with changing tables, and each result must appear exactly LATENCY

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom_normalize against the golden normalize_int (rtl/isa.py; = lut.normalize / normalize_even) and IsaSim's NORM_N
 exponent clip((p >> halve) + off, lo, hi) + add: every case of VENOM_NORMALIZE_CASES (an .npz written by
 tests/rtl/test_modules.py) is driven and both outputs are compared as the module's DW-bit words (mant unsigned,

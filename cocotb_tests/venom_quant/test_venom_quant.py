@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom_quant against the golden QFormat.quantize: random and edge values, every rounding/overflow mode used by
 ap_fixed, widths and shifts from VENOM_QUANT_CASES (an .npz written by tests/rtl/test_cocotb.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """End-to-end test of the generated venom_top (inside venom_top_tb, which generates the clock in HDL): windows of
 input codes in, (mu, log_var) codes out, bit-exact against the fixed-point golden model (vectors prepared by
 python/venom_fpga/rtl/sim.py run_rtl: tests/rtl/test_cocotb.py, the co-simulation, the ``rtl`` backend).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom-fpga: a trained VENOM checkpoint in, bit-exact FPGA hardware out.
 
 The Python API (for notebooks; the ``venom-fpga`` command line runs the same library functions)::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The ``venom-fpga`` command line: every user-facing step is a subcommand (the Makefile only calls them).
 
 User mistakes (bad files, bad shapes, bad options) end with a one-line ``venom-fpga: error: ...`` and exit status 2,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The library's error and warning types, and the checks of single values that raise them.
 
 Every mistake in what a user gives (a file, a field of it, an option, an array) raises a ``VenomError`` whose text is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Reading inputs and writing outputs so that a mistake is one line and nothing is ever left half-written.
 
 Inputs: :func:`read_json` turns every way a JSON input can be unreadable (missing, a directory, not UTF-8, not JSON)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Where things live in the repository (the package is installed editable from python/)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Backend-agnostic prediction: (N, L, 2) I/Q windows -> (N, 2) energies in eV and log-variances.
 
 Every backend (float, float-recurrent, fixed, csim, rtl) is a function ``(checkpoint, iq, **options) -> (N, 2)``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The hardware target, in one place: the MKIDGen3 readout's FPGA part, its DSP fabric clock and the stream words
 that every top (HLS C++ and Verilog) exchanges with it (DESIGN.md §3.2). The HLS project, the RTL contract header
 (rtl/venom_contract.vh), the generated RTL tops and the Vivado scripts take these from here."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """VENOM-format loading, loop frame, trigger, windowing, FIR decimation, normalisation and split."""
 
 from __future__ import annotations

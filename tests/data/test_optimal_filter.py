@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Optimal-filter baseline: analytic noise variance, energy recovery, calibration-only fitting."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Synthetic MKID generator: presets, VENOM file format, metadata, determinism, physics, errors."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Fixed-point golden model: hand-checked stages (integers, exactly), agreement with the float model within an
 error budget stated in output LSBs, step == window == one-window-at-a-time bit for bit, saturation counting."""
 

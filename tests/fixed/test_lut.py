@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Integer tables: accuracy vs the float functions, the documented index rule (re-implemented here with Python
 integers, bit for bit), edges and clamps, normalisation, and the .mem / C++ writers."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The op plan: derived once, consistent, and what the fixed model, the HLS exporter and the RTL compiler follow."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Precision config: schema checks (every error names its key), round trip, defaults, file lookup."""
 
 from __future__ import annotations

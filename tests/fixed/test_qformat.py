@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """QFormat: ap_fixed<W,I,Q,O> semantics on int64 codes, proven bit-exact against the real ap_fixed headers.
 
 One C++ translation unit (tests/cxx/ap_fixed_probe.cpp plus a generated table of the formats below) is compiled

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """venom-fpga export: the generated Vitis-HLS C++ is bit-exact with the fixed-point golden model (g++ C simulation).
 
 Two models are exported and compiled once per session (cached by content in pytest's cache directory, so later

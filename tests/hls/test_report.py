@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Vitis HLS flow without Vitis: csynth.xml parsing, the build_prj.tcl template, scripts/run_vitis_hls.sh."""
 
 from __future__ import annotations

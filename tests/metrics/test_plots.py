@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Per-line energy histogram plot: a readable, atomically written PNG with one panel per line."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Checkpoint loading: every accepted layout, and a clear one-line error for every bad input."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Float golden model: parallel (associative scan) vs recurrent (step) agreement, and the equations."""
 
 import math

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Training smoke test and the evaluate report on a tiny synthetic data set."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The array model (DESIGN.md §3.1 at clock level): the front end's slot allocation and token clocks, the head
 queue and the record FIFO, drops per channel and cause, windows in = records out + drops."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """cocotb testbenches of the RTL (cocotb_tests/), wrapped in pytest: per-module and end-to-end, bit-exact against
 the fixed-point golden model. SIM selects the simulator (default icarus; verilator too), except for the end-to-end
 tests on the shipped weights, which run under both."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The Python <-> Verilog contract (python/venom_fpga/rtl/contract.py -> rtl/venom_contract.vh): the committed header
 is fresh, Icarus evaluates its layout and codes to what Python packs with, the hand-written Verilog keeps no copy of
 them, and words round-trip through pack/unpack and through an exported instruction ROM."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The instruction-level model of the RTL engine (rtl_isa) against the fixed-point golden model, bit for bit."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Standalone cocotb testbenches of single RTL modules (cocotb_tests/<module>/), wrapped in pytest: each builds a case
 table with the golden Python values and the testbench drives every case and compares bit-exactly."""
 

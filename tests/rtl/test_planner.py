@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The capacity planner: its slot-overflow bound against the array model's simulation, its configurations against
 the array contract, its DSP mapping."""
 

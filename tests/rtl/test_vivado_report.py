@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Vivado flow without Vivado: report parsing, scripts/vivado_ooc.tcl under tclsh with stubs, scripts/run_vivado.sh.
 
 The reports in tests/data/vivado/ are hand-written in the format of Vivado 2022.2 (numbers made up): LANES 4 meets

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: streaming attention pooling over time, O(1) state per channel (DESIGN.md §2).
 //
 // Scores are in log2 units (the exporter folds log2(e) into W_a, b_a), so the online softmax runs in powers of two.

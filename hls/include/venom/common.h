@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: pragma macro, raw integer codes of fixed-point values, leading-one detection.
 //
 // Part of the hand-written, header-only kernel library in hls/include/venom/ (namespace venom). The generated

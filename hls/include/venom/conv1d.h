@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: causal depthwise convolution, one sample per call, shift-register state.
 //
 //   y[d] = b[d] + sum_{k=0}^{d_conv-1} w[d][k] * x_{t-(d_conv-1)+k}[d]     (exact, one rounding into res_T)

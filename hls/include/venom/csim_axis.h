@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga: C-SIMULATION STAND-IN for hls::stream and ap_axiu -- NOT the Xilinx headers, and never synthesized.
 //
 // The open ap_types headers (from hls4ml) have no ap_axi_sdata.h, and their hls_stream.h carries a proprietary

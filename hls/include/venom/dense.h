@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: dense (linear) layers with exact wide accumulation and one rounding per output.
 //
 //   matvec       acc = W x            (exact; for layers whose outputs are split into several signals)

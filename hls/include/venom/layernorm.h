@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: LayerNorm in exact integers, one rsqrt table and two roundings (python/venom_fpga/fixed/model.py).
 //
 // With U the codes of u (d = n channels, F_u fraction bits):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: nonlinearities as integer tables with linear interpolation (DESIGN.md §2).
 //
 // The tables and their index constants are generated in Python (python/venom_fpga/fixed/lut.py, written into the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: the MLP head, once per window.
 //
 //   m1 = GELU(W1 p + b1);  m2 = GELU(W2 m1 + b2);  [mu, log_var] = W3 m2 + b3

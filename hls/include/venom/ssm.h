@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // venom-fpga HLS kernels: the selective-scan step and the whole pre-norm residual Mamba block, one sample.
 //
 // selective_scan_step, per channel d and state n (every product exact, one rounding per signal):

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Synthetic MKID data, windowing of raw streams, and the optimal-filter baseline."""

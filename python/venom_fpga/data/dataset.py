@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """VENOM-format data: loading, loop geometry, threshold trigger, windows, decimation, split.
 
 A VENOM-format directory holds one ``.npz`` per calibration line with ``i_trace`` and ``q_trace``

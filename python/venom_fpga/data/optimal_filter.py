@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Optimal-filter (OF) energy baseline on raw VENOM-format traces (mkid_physics.md sections 2 and 5).
 
 Everything the filter learns (loop frame, trigger threshold, templates, noise, energy calibration) comes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Synthetic MKID I/Q pulses in the VENOM data format (docs/mkid_physics.md sections 1-4).
 
 Per photon, vectorised over a chunk of pulses:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Integer lookup tables for every nonlinearity of the fixed-point datapath (DESIGN.md §2).
 
 Tables are generated once, in Python, from exact (mpmath, 50 digits) function values rounded half-to-even into

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Bit-accurate fixed-point golden model of VENOM: the DESIGN.md §1 datapath in integers (rules of §2).
 
 Every signal is an ``int64`` array of codes of its format in the precision config (``fixed/precision.py``). Each

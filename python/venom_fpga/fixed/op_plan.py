@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The op plan: the model's integer arithmetic, described once.
 
 :func:`build_plan` derives it from a checkpoint's (dims, tensors) and a precision config. It lists every op of

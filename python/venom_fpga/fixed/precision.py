@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The precision config: one ``ap_fixed`` format per datapath signal, per weight tensor and per table.
 
 This JSON file is the single source of truth of every format: the op plan (``op_plan.py``) derives from it what

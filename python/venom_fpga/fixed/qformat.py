@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Fixed-point formats with the exact semantics of Xilinx ``ap_fixed<W,I,Q,O>`` / ``ap_ufixed<W,I,Q,O>``.
 
 A :class:`QFormat` is the single description of one datapath signal. Values are carried as **integer codes** in

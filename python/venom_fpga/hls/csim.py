@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """``venom-fpga csim``: the generated HLS C++ (g++ C simulation) against the fixed-point golden model, code for code.
 
 Windows: the user's float windows (quantized into the input format exactly as the ``fixed`` backend does) plus

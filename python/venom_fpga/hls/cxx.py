@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Compile C++ against the ap_types headers into a shared library, cached by content.
 
 Used to prove the golden model bit-exact against real ``ap_fixed`` arithmetic without Vitis: tests compile a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """``venom-fpga export``: the Vitis-HLS C++ project of a checkpoint, and its bit-exact g++ C simulation.
 
 The hand-written, header-only kernels live in ``hls/include/venom/`` (templated, driven by config structs, in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Vitis HLS synthesis report (``csynth.xml``) to the JSON report ``build/reports/hls.json``.
 
 ``csynth_design`` writes ``<project>/<solution>/syn/report/csynth.xml`` for the top function and one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Fixed-point against float: choosing a precision config from data, and measuring what quantization costs.
 
 ``profile`` runs the float model on real windows to size every signal (``default_precision`` with data),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Resolving power of a checkpoint against the optimal filter on a VENOM-format data directory.
 
 The data set is split per line into two halves (stratified, seeded): the optimal filter builds its

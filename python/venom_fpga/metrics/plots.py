@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Plotting functions for reports (PNG files next to the JSON reports).
 
 Conventions for every function here: figures are built with the object-oriented API

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Resolving power R = E / FWHM of calibrated photon-energy distributions (mkid_physics.md section 6).
 
 Two definitions, used identically for the learned model and the optimal-filter baseline:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """``venom-fpga summary``: one screen over the reports in build/reports/ (what ``make demo`` ends with): what the
 float, fixed-point, C-simulated and RTL models agree on, and what the hardware costs where it was measured.
 

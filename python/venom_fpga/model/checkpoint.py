@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Loading and saving VENOM checkpoints.
 
 Accepts true safetensors files and legacy PyTorch zip archives that carry a ``.safetensors`` suffix

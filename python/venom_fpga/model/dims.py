@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Model dimensions and the canonical tensor layout that follows from them (DESIGN.md §1).
 
 Every implementation (float, fixed, HLS, RTL) takes a ``ModelDims``; nothing hard-codes the published

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Float golden model of VENOM (torch), exactly the equations of DESIGN.md §1.
 
 Two execution modes that must agree:

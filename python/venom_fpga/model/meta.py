@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Checkpoint metadata: the preprocessing and energy calibration a checkpoint was trained with.
 
 Stored as safetensors header metadata (every value a JSON string) or in a sidecar ``<stem>_meta.json``.

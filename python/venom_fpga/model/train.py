@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Training a VENOM model on a VENOM-format data directory (torch, CPU).
 
 Recipe (after the upstream model): Gaussian NLL on normalised energies, AdamW (weight decay 1e-4),

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """RTL generation, simulation driver and Yosys/Vivado reports."""

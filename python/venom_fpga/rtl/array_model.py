@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The array contract of DESIGN.md §3.1 at clock level: the reference the array RTL's cycle behaviour is compared
 with, exactly, and what the capacity planner computes with.
 

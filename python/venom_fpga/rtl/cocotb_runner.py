@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """run_cocotb(): one wrapper over the cocotb runner (1.9 ``cocotb.runner`` or 2.x ``cocotb_tools.runner``).
 
 Resolves ``.f`` file lists, builds into ``sim_build/<sanitised id>`` (one directory per parameterisation: Verilator

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The contract between the exporter and the hand-written Verilog, defined once: the instruction word of
 ``rtl/venom_engine.v`` (every field, its width as a number or an engine parameter, LSB first), the codes of the
 enumerated fields and the AXI4-Stream word widths.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """``venom-fpga cosim``: windows through the generated RTL (cocotb + Verilator or Icarus) for each LANES setting,
 every (mu, log_var) code compared with the fixed-point golden model.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Export a checkpoint to the generated part of the RTL: the top ``venom_top.v`` (parameters only), the instruction
 ROM, the per-lane weight stream and the LUT ROM (``irom.mem``, ``wrom.mem``, ``lut.mem`` for ``$readmemh``), the
 source list ``venom_top.f`` and ``params.json``.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Micro-coded VENOM datapath for the hand-written RTL engine (``rtl/venom_engine.v``): instruction set, compiler
 from a :class:`~venom_fpga.fixed.model.FixedModel` to three programs (INIT, STEP, FINISH), and an instruction-level
 simulator that runs them exactly as the RTL does (same iteration order, same lanes, same per-lane weight banks).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Capacity planner of the time-multiplexed array (DESIGN.md §3.1): fold factor F and slot count S for a checkpoint,
 its precision, a channel count, a photon rate, a clock and a device budget.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """``venom-fpga resources``: Yosys 0.23 ``synth_xilinx -family xcup`` of the generated RTL top for each LANES setting
 (LUT, FF, DSP48E2, BRAM, LUTRAM, CARRY8; DSP efficiency), build/reports/resources.json by default.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Run the generated RTL under cocotb (Icarus or Verilator): the driver shared by the pytest wrappers
 (tests/rtl/test_cocotb.py), ``venom-fpga cosim`` (rtl/cosim.py) and the ``rtl`` predict backend.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Vivado out-of-context implementation reports to the JSON report ``build/reports/vivado.json``.
 
 ``make vivado`` (needs ``vivado`` on PATH: ``source <Xilinx>/Vivado/<version>/settings64.sh``) runs
