@@ -420,7 +420,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     if c["capacity_cps"] < args.rate:
         warnings.warn(f"the best configuration within the budget serves {c['capacity_cps']:,.0f} counts/s per "
                       f"pixel, less than {args.rate:g}", VenomWarning)
-    print(f"-> {_show(out)}, {_show(plot)}")
+    cap = "a slot for every channel" if c["capacity_cps"] is None or c["capacity_cps"] == float("inf") else \
+        f"capacity {c['capacity_cps']:,.0f} counts/s per pixel"
+    print(f"chosen F={c['fold']}, S={c['slots']}: {cap}, ~{c['dsp']:,} DSP48E2, ~{c['bram36']:g} BRAM36 "
+          f"-> {_show(out)}, {_show(plot)}")
 
 
 def _budget_item(text: str) -> tuple[str, float]:
