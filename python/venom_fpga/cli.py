@@ -235,7 +235,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _check_outputs(args, ("--json", args.json), ("--plots", plots), *[("--accuracy-dir", p) for p in acc_files])
     ckpt = _load(args)
     report, arrays = evaluate(ckpt, args.data, seed=args.seed, progress=not args.quiet,
-                              precision=args.precision, fixed=args.fixed)
+                              precision=args.precision, fixed=args.fixed, n_boot=args.n_boot)
     title = f"{ckpt.path.name} on {args.data}"
     outputs = [p for p in (args.json, plots) if p is not None] + acc_files
     with atomic_paths(*outputs) as tmps:  # every file written, or none
@@ -521,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", help="add the fixed-point model with this precision config")
     p.add_argument("--fixed", action="store_true", help="add the fixed-point model with the checkpoint's own config")
     p.add_argument("--accuracy-dir", help="where accuracy.json and its plots go (default build/reports)")
+    p.add_argument("--n-boot", type=_in_range(int, 0, 100_000), default=200,
+                   help="bootstrap resamples (0 to 100000; 0: none) of the fixed-vs-float R intervals, seeded by "
+                        "--seed (default 200)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

@@ -356,3 +356,34 @@ def test_paired_r_input_rules():
     b[:10] = np.nan  # pairs with a non-finite member are dropped from both
     assert paired_resolving_power(a, b, 1.0)["count"] == 290
     assert np.isnan(paired_resolving_power(a[:3], a[:3], 1.0)["R_reference"])  # too few values
+
+
+def test_paired_per_line_is_paired_r_per_line_and_its_mean_interval_holds_the_mean():
+    from venom_fpga.metrics.resolving_power import paired_per_line, paired_resolving_power
+
+    rng = np.random.default_rng(4)
+    wavelengths = [808.0, 1310.0, 1550.0]  # the last line has no pulses
+    idx = np.repeat([0, 1], 600)
+    true = HC_EV_NM / np.asarray(wavelengths)[idx]
+    a = true + 0.03 * rng.standard_normal(idx.size)
+    b = a + 0.01 * rng.standard_normal(idx.size)
+    out = paired_per_line(a, b, true, idx, wavelengths, n_boot=40, seed=5)
+    for i, line in enumerate(out["per_line"][:2]):
+        direct = paired_resolving_power(a[idx == i], b[idx == i], HC_EV_NM / wavelengths[i], n_boot=40, seed=(5, i))
+        for key in ("R_reference", "R_other", "delta", "R_other_ci", "delta_ci", "zero_in_delta_ci", "count"):
+            assert line[key] == pytest.approx(direct[key], rel=1e-12), key
+    assert out["per_line"][2]["count"] == 0 and math.isnan(out["per_line"][2]["R_reference"])
+    mean = out["mean"]
+    assert mean["lines"] == 2
+    assert mean["delta"] == pytest.approx(np.mean([d["delta"] for d in out["per_line"][:2]]), rel=1e-12)
+    lo, hi = mean["delta_ci"]
+    assert lo <= mean["delta"] <= hi and hi < 0.0  # added noise: a loss the interval resolves
+    assert mean["zero_in_delta_ci"] is False
+    assert mean["delta_pct"] == pytest.approx(100 * mean["delta"] / mean["R_reference"])
+    # identical estimators: no change, and an interval of exactly 0
+    same = paired_per_line(a, a, true, idx, wavelengths, n_boot=10)["mean"]
+    assert same["delta"] == 0.0 and same["delta_ci"] == [0.0, 0.0] and same["zero_in_delta_ci"] is True
+    # no resamples: point estimates, no intervals
+    none = paired_per_line(a, b, true, idx, wavelengths, n_boot=0)["mean"]
+    assert none["delta"] == mean["delta"] and math.isnan(none["delta_ci"][0]) and none["zero_in_delta_ci"] is None
+    json.dumps(out)

@@ -87,8 +87,22 @@ def test_profile_and_fixed_accuracy(tiny_model, tiny_data, tmp_path, capsys):
     assert cfg.signals["input"].width == 16
     reports = tmp_path / "reports"
     assert main(["evaluate", "--weights", w, "--data", str(tiny_data[1]), "--precision", str(cfg_path),
-                 "--accuracy-dir", str(reports), "--quiet"]) == 0
+                 "--accuracy-dir", str(reports), "--json", str(tmp_path / "eval.json"), "--n-boot", "30",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
     acc = json.loads((reports / "accuracy.json").read_text())
+    assert json.loads((tmp_path / "eval.json").read_text())["fixed_accuracy"] == acc
+    # R: paired (same KDE bandwidths), with bootstrap intervals, per line and for the mean, in the table too
+    assert acc["R_bootstrap"] == {"resamples": 30, "confidence": 0.95, "seed": 0}
+    for d, m in [(line, "") for line in acc["per_line"]] + [(acc, "_mean")]:
+        for key in (f"R_float{m}", f"R_fixed{m}", "R_change", "R_change_pct"):
+            assert np.isfinite(d[key]), key
+        for key in (f"R_float{m}_ci", f"R_fixed{m}_ci", "R_change_ci", "R_change_pct_ci"):
+            assert len(d[key]) == 2 and d[key][0] <= d[key][1], key
+        assert d["R_change"] == pytest.approx(d[f"R_fixed{m}"] - d[f"R_float{m}"])
+        assert d["R_change_zero_in_ci"] == (d["R_change_ci"][0] <= 0 <= d["R_change_ci"][1])
+    assert "R fixed" in out and "same KDE bandwidths" in out and "0 in CI" in out
+    assert "% CI [" in out.splitlines()[-1]  # the summary line gives the change's interval
     assert acc["precision"] == str(cfg_path) and acc["windows"] > 100
     # The fixed model tracks the float model far inside the 1 meV budget on in-range data.
     assert 0 < acc["max_abs_dE_meV"] < 1.0 and acc["mean_abs_dE_meV"] <= acc["max_abs_dE_meV"]
@@ -99,3 +113,28 @@ def test_profile_and_fixed_accuracy(tiny_model, tiny_data, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 126, 2)))
     assert main(["predict", "--weights", w, "--iq", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"),
                  "--backend", "float", "--precision", str(cfg_path)]) == 2
+
+
+def test_evaluate_fixed_pairs_r_with_float(tiny_model, tiny_data, capsys):
+    """evaluate --fixed: the fixed model's R against the float model's on the same pulses, as paired_resolving_power
+    gives it (float the reference, one bootstrap seed per line), with a finite interval of the change."""
+    from venom_fpga.metrics.evaluate import evaluate
+    from venom_fpga.metrics.resolving_power import paired_resolving_power
+
+    report, arrays = evaluate(load_checkpoint(tiny_model.path), tiny_data[1], seed=3, progress=False, fixed=True,
+                              n_boot=30)
+    acc = report["fixed_accuracy"]
+    defined = [line for line in acc["per_line"] if np.isfinite([line["R_float"], line["R_fixed"]]).all()]
+    assert acc["R_bootstrap"]["seed"] == 3 and acc["R_mean_lines"] == len(defined) >= 3  # ~30 pulses a line
+    for i, line in enumerate(acc["per_line"]):
+        sel = arrays["line_index"] == i
+        direct = paired_resolving_power(arrays["model"][sel], arrays["fixed"][sel], line["energy_ev"], n_boot=30,
+                                        seed=(3, i))
+        np.testing.assert_equal([line["R_float"], line["R_fixed"], line["R_fixed_ci"], line["R_change_ci"]],
+                                [direct["R_reference"], direct["R_other"], direct["R_other_ci"], direct["delta_ci"]])
+    lo, hi = acc["R_change_ci"]
+    assert np.isfinite([lo, hi]).all() and lo <= acc["R_change"] <= hi
+    assert acc["R_float_mean"] == pytest.approx(np.mean([line["R_float"] for line in defined]))
+    with pytest.raises(SystemExit) as exc:  # a usage error: one line, exit 2
+        main(["evaluate", "--weights", str(tiny_model.path), "--data", str(tiny_data[1]), "--fixed", "--n-boot", "-1"])
+    assert exc.value.code == 2 and "--n-boot: must be in 0..100000" in capsys.readouterr().err

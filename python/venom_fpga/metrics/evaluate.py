@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from venom_fpga.metrics.accuracy import fixed_accuracy
+from venom_fpga.metrics.accuracy import N_BOOT, fixed_accuracy
+from venom_fpga.metrics.accuracy import format_table as format_fixed_table
 from venom_fpga.model.checkpoint import Checkpoint
 from venom_fpga.data.dataset import DataError, load_raw, make_windows_from_meta, stratified_split
 from venom_fpga.data.optimal_filter import estimate_energies
@@ -30,11 +31,13 @@ def _summary(pred: np.ndarray, true: np.ndarray, line_index: np.ndarray, wavelen
 
 
 def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress: bool = True,
-             precision: PrecisionConfig | str | None = None, fixed: bool = False) -> tuple[dict, dict]:
+             precision: PrecisionConfig | str | None = None, fixed: bool = False,
+             n_boot: int = N_BOOT) -> tuple[dict, dict]:
     """Returns the JSON report and the arrays behind it (for plots): energies of the scored pulses.
 
     With ``fixed`` (or a ``precision``), also the fixed-point model on the same windows: its report is
-    ``report["fixed_accuracy"]`` (see accuracy.fixed_accuracy) and its energies ``arrays["fixed"]``.
+    ``report["fixed_accuracy"]`` (see accuracy.fixed_accuracy) and its energies ``arrays["fixed"]``; its R is
+    paired with the float model's, with ``n_boot`` bootstrap resamples seeded by ``seed``.
     """
     raw = load_raw(data_dir)
     windows = make_windows_from_meta(raw, ckpt.meta)
@@ -62,7 +65,8 @@ def evaluate(ckpt: Checkpoint, data_dir: str | Path, *, seed: int = 0, progress:
     }
     arrays = {"model": model_e, "optimal filter": of_e, "true": true, "line_index": lines, "wavelengths_nm": wl}
     if fixed or precision is not None:
-        acc, acc_arrays = fixed_accuracy(ckpt, precision, windows.iq[scored], model_e, true, lines, wl)
+        acc, acc_arrays = fixed_accuracy(ckpt, precision, windows.iq[scored], model_e, true, lines, wl,
+                                         n_boot=n_boot, seed=seed)
         report["fixed_accuracy"] = acc
         arrays.update(fixed=acc_arrays["e_fixed"], ranges=acc_arrays["ranges"], limits=acc_arrays["limits"])
     return report, arrays
@@ -80,4 +84,6 @@ def format_table(report: dict) -> str:
         f"{report['optimal_filter']['mean_R_kde']:>7.2f} {report['model']['mean_R_gauss']:>9.2f} "
         f"{report['optimal_filter']['mean_R_gauss']:>7.2f}"
     )
+    if "fixed_accuracy" in report:
+        rows += ["", format_fixed_table(report["fixed_accuracy"])]
     return "\n".join(rows)
