@@ -19,8 +19,9 @@ Timing (every clock is an integer, clock 0 = the start of model-rate sample peri
   or after r (the lowest free slot first; a window that finds none is dropped);
 - the head starts a queued window at ``max(request, previous start + head_interval)`` (queue order = request
   order); a request that finds ``head_queue`` windows waiting is dropped;
-- its record is ready at ``start + head_latency`` and enters the record FIFO (dropped when ``record_fifo`` records
-  wait there); the consumer takes at most one record per clock, when ready (``consumer`` gives its ready clocks).
+- its record is ready at ``start + head_latency`` and enters the record FIFO, dropped when ``record_fifo`` records
+  are still there in that clock (a record leaving in clock ``ready`` counts: it leaves as the new one would enter);
+  the consumer takes at most one record per clock, when ready (``consumer`` gives its ready clocks).
 
 :func:`photon_windows` (Poisson arrivals per channel) and :func:`schedule` (slot allocation and token clocks) model
 the front end; :func:`simulate` the datapath, head and FIFO.
@@ -113,6 +114,9 @@ class Record:
 class ArrayResult:
     records: list[Record]  # in the order they leave
     drops: dict[str, np.ndarray] = field(default_factory=dict)  # cause -> per-channel counts
+    # every drop as (clock, channel, cause): the window's first period (slot), the head request (head_queue), the
+    # clock the record would have entered the FIFO (record_fifo)
+    events: list[tuple[int, int, str]] = field(default_factory=list)
 
     def dropped(self) -> int:
         return int(sum(int(v.sum()) for v in self.drops.values()))
@@ -203,8 +207,10 @@ def simulate(stream: TokenStream, timing: ArrayTiming,
     check_tokens(stream, timing)
     n_ch = stream.n_channels
     drops = {cause: np.zeros(n_ch, dtype=np.int64) for cause in DROP_CAUSES}
+    events: list[tuple[int, int, str]] = []
     for w in np.flatnonzero(stream.slot_of < 0):
         drops["slot"][stream.windows[w].channel] += 1
+        events.append((stream.windows[w].start * timing.period, stream.windows[w].channel, "slot"))
     last_token = stream.t == timing.length - 1
     requests = sorted(zip((stream.clock[last_token] + timing.step_latency).tolist(),
                           stream.window[last_token].tolist()))
@@ -220,21 +226,23 @@ def simulate(stream: TokenStream, timing: ArrayTiming,
             waiting.popleft()
         if len(waiting) >= timing.head_queue:
             drops["head_queue"][ch] += 1
+            events.append((req, ch, "head_queue"))
             continue
         start = max(req, prev_start + timing.head_interval)
         prev_start = start
         waiting.append(start)
         ready = start + timing.head_latency
-        while fifo and fifo[0] <= ready:  # left by now
+        while fifo and fifo[0] < ready:  # left before this record enters
             fifo.popleft()
         if len(fifo) >= timing.record_fifo:
             drops["record_fifo"][ch] += 1
+            events.append((ready, ch, "record_fifo"))
             continue
         leave = ready_at(max(ready, prev_leave + 1))
         prev_leave = leave
         fifo.append(leave)
         records.append(Record(w, ch, ready, leave))
-    return ArrayResult(records, drops)
+    return ArrayResult(records, drops, sorted(events))
 
 
 # ------------------------------------------------------------------------------------------------ values

@@ -1,0 +1,707 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The array datapath of DESIGN.md §3.1 in Verilog: one spatial pipeline that serves every channel, generated from
+the same compiled program the micro-coded engine runs.
+
+Source of truth: :func:`venom_fpga.rtl.isa.compile_model` turns the op plan into instructions whose integer
+semantics ``IsaSim`` proves equal to the fixed-point model. Here every STEP instruction is unrolled in space: all its
+elements at once, as one stage group of the pipeline (products with registered operands and outputs, an adder tree
+of ``ADD_FANIN`` operands per clock, one rounding by ``venom_quant``; a table use is one ``venom_lut_unit`` per
+element; normalisations are ``venom_normalize``). Each scratchpad word becomes a net valid at one pipeline stage; a
+value needed later travels through a delay line. The words the STEP program reads before it writes them are the
+recurrent state: they live in per-slot block RAM (one RAM per first reader, read the clock before it needs them,
+written back once the step has computed them), and a window's first token reads the INIT program's values instead.
+The FINISH program (the head) continues the same pipeline after the step; it only produces a record for a window's
+last token (one head per clock: ``head_interval`` 1, no queue). Records leave through a FIFO with counted drops.
+
+Clock conventions (the array model's, :mod:`venom_fpga.rtl.array_model`): a token presented on ``token_T*`` in
+clock c is at stage s in clock c + s. Its slot state is written at the end of clock c + D - 1 at the latest, so the
+step latency D is the least distance between two tokens of one slot; the head starts in clock c + D; the record is
+in the FIFO from clock c + D + head_latency (``ready``) and leaves in the first clock >= max(ready, the previous
+record's + 1) with ``record_TREADY`` high. A record that finds the FIFO full (counting records still there at
+``ready``) is dropped and counted for its channel (``drop_addr`` -> ``drop_count`` one clock later, ``drop_total``).
+
+Token word (``token_TDATA``, LSB first): I and Q input codes in the MKIDGen3 16-bit fields, t (sample index), slot,
+tag (channel id in its low bits, then the window's timestamp). Record word (``record_TDATA``): mu and log_var codes
+sign-extended to 32 bits, then the tag.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from venom_fpga import target
+from venom_fpga.errors import VenomError
+from venom_fpga.files import atomic_path, generated_header
+from venom_fpga.fixed.lut import Lut
+from venom_fpga.fixed.model import FixedModel
+from venom_fpga.rtl import contract
+from venom_fpga.rtl.isa import (LUT_KINDS, Instr, IsaSim, Program, _addr, _written_bits, compile_model, groups,
+                                lut_fields, term_reads)
+
+ADD_FANIN = 4  # operands summed per clock in an adder tree
+SH_W = 7  # right-shift port width of venom_quant / venom_lut_unit
+LUT_DW = 32  # venom_lut_unit input word
+LUT_ACC_W = 64  # venom_lut_unit exact value width
+COUNT_W = 32  # drop counters
+TIME_BITS = 36  # the MKIDGen3 record's time field (µs), carried in the tag above the channel id
+COMPILE_LANES = 2  # the program's lanes: only its scratchpad layout depends on them, not its arithmetic
+
+_FIELD_W = {f"{contract._vname(lay, f)}_W": f.width for lay, f in contract._fixed_width_fields(contract.WORD)}
+
+
+class ArrayError(VenomError):
+    """An array configuration that cannot be generated, explained in one line."""
+
+
+@dataclass(frozen=True)
+class Net:
+    """A value of the pipeline: a signed ``bits``-wide register or wire, valid in clock (token clock + ``stage``)."""
+
+    name: str
+    bits: int
+    stage: int
+
+
+@dataclass(frozen=True)
+class StreamField:
+    name: str
+    lsb: int
+    bits: int
+
+
+@dataclass(frozen=True)
+class StreamLayout:
+    """A TDATA word, fields LSB first (the testbench packs and unpacks with it)."""
+
+    fields: tuple[StreamField, ...]
+
+    @property
+    def bits(self) -> int:
+        return self.fields[-1].lsb + self.fields[-1].bits
+
+    def __getitem__(self, name: str) -> StreamField:
+        return next(f for f in self.fields if f.name == name)
+
+    def pack(self, **values: int) -> int:
+        word = 0
+        for f in self.fields:
+            v = int(values.get(f.name, 0))
+            word |= (v & ((1 << f.bits) - 1)) << f.lsb
+        return word
+
+    def unpack(self, word: int, signed: Iterable[str] = ()) -> dict[str, int]:
+        out = {}
+        for f in self.fields:
+            v = (int(word) >> f.lsb) & ((1 << f.bits) - 1)
+            if f.name in signed and v >> (f.bits - 1):
+                v -= 1 << f.bits
+            out[f.name] = v
+        return out
+
+
+def _layout(*fields: tuple[str, int]) -> StreamLayout:
+    out, lsb = [], 0
+    for name, bits in fields:
+        out.append(StreamField(name, lsb, bits))
+        lsb += bits
+    return StreamLayout(tuple(out))
+
+
+def _ubits(n: int) -> int:
+    """Bits of an unsigned field holding 0 .. n - 1."""
+    return max((n - 1).bit_length(), 1)
+
+
+def _sbits(v: int) -> int:
+    """Signed width that holds v."""
+    return max((v if v >= 0 else -v - 1).bit_length() + 1, 2)
+
+
+def _lit(v: int, bits: int) -> str:
+    """A sized signed literal of v in ``bits`` bits (two's complement hex: no unary minus)."""
+    return f"{bits}'sh{v & ((1 << bits) - 1):x}"
+
+
+def _ulit(v: int, bits: int) -> str:
+    return f"{bits}'d{v}"
+
+
+@dataclass
+class ArrayDesign:
+    """A generated array: the Verilog, its table files and the clock parameters the array model needs."""
+
+    verilog: str
+    mems: dict[str, list[str]]  # file name -> hex words
+    token: StreamLayout
+    record: StreamLayout
+    slots: int
+    length: int
+    channels: int
+    record_fifo: int
+    step_latency: int  # D
+    head_latency: int
+    n_stages: int
+    products: list[tuple[int, int]] = field(default_factory=list)  # (A bits, B bits) of every multiplier
+    tables: int = 0  # table evaluations per step and head (one venom_lut_unit each)
+    state_bits: int = 0  # slot state per slot
+
+    @property
+    def head_interval(self) -> int:
+        return 1
+
+    @property
+    def head_queue(self) -> int:
+        return 1
+
+    def timing(self, period: int):
+        """The array model's ArrayTiming of this design for a model-rate period of ``period`` clocks."""
+        from venom_fpga.rtl.array_model import ArrayTiming
+        return ArrayTiming(fold=1, slots=self.slots, period=period, length=self.length,
+                           step_latency=self.step_latency, head_interval=self.head_interval,
+                           head_latency=self.head_latency, head_queue=self.head_queue, record_fifo=self.record_fifo)
+
+    def params(self) -> dict:
+        return {"top": "venom_array", "fold": 1, "slots": self.slots, "length": self.length,
+                "channels": self.channels, "record_fifo": self.record_fifo, "step_latency": self.step_latency,
+                "head_interval": self.head_interval, "head_latency": self.head_latency,
+                "head_queue": self.head_queue, "stages": self.n_stages, "multipliers": len(self.products),
+                "tables": self.tables, "state_bits_per_slot": self.state_bits,
+                "token": {f.name: [f.lsb, f.bits] for f in self.token.fields},
+                "record": {f.name: [f.lsb, f.bits] for f in self.record.fields}}
+
+
+class _Emitter:
+    """Verilog text of one pipeline: declarations, clocked assignments, instances; delay lines made on demand."""
+
+    def __init__(self) -> None:
+        self.decl: list[str] = []
+        self.seq: list[str] = []  # inside always @(posedge ap_clk)
+        self.body: list[str] = []  # assigns and instances
+        self._n = 0
+        self._delays: dict[tuple[str, int], Net] = {}
+        self.max_stage = 0
+
+    def name(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def reg(self, prefix: str, bits: int, expr: str, stage: int) -> Net:
+        nm = self.name(prefix)
+        self.decl.append(f"reg signed [{bits - 1}:0] {nm};")
+        self.seq.append(f"{nm} <= {expr};")
+        self.max_stage = max(self.max_stage, stage)
+        return Net(nm, bits, stage)
+
+    def wire(self, prefix: str, bits: int, expr: str | None, stage: int, unused_ok: bool = False) -> Net:
+        """``unused_ok``: an instance output of which only some bits (or none) are used."""
+        nm = self.name(prefix)
+        d = f"wire signed [{bits - 1}:0] {nm}" + (f" = {expr};" if expr is not None else ";")
+        self.decl.append(f"/* verilator lint_off UNUSEDSIGNAL */ {d} /* verilator lint_on UNUSEDSIGNAL */"
+                         if unused_ok else d)
+        return Net(nm, bits, stage)
+
+    def at(self, net: Net, stage: int) -> Net:
+        """``net`` delayed to ``stage`` (a shared delay line)."""
+        if stage < net.stage:
+            raise AssertionError(f"{net.name} is valid at stage {net.stage}, wanted at {stage}")
+        cur = net
+        for s in range(net.stage + 1, stage + 1):
+            key = (net.name, s)
+            if key not in self._delays:
+                nm = f"{net.name}_s{s}"
+                self.decl.append(f"reg signed [{net.bits - 1}:0] {nm};")
+                self.seq.append(f"{nm} <= {cur.name};")
+                self._delays[key] = Net(nm, net.bits, s)
+                self.max_stage = max(self.max_stage, s)
+            cur = self._delays[key]
+        return cur
+
+
+def sx(net: Net, bits: int) -> str:
+    """``net`` sign-extended to ``bits`` (a signed expression)."""
+    if bits < net.bits:
+        raise AssertionError(f"{net.name}: {net.bits} bits do not fit {bits}")
+    if bits == net.bits:
+        return net.name
+    return f"$signed({{{{{bits - net.bits}{{{net.name}[{net.bits - 1}]}}}}, {net.name}}})"
+
+
+class _Generator:
+    """Unrolls the program's STEP and FINISH instructions into one pipeline (module docstring)."""
+
+    def __init__(self, fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int,
+                 mem_dir: str) -> None:
+        self.fm = fm
+        self.prog: Program = compile_model(fm, COMPILE_LANES)
+        self.S, self.L, self.n_ch, self.rf = slots, length, channels, record_fifo
+        self.mem_dir = mem_dir
+        self.e = _Emitter()
+        self.cur: dict[int, Net | int] = {}  # scratchpad address -> its current value (a net or a constant)
+        self.products: list[tuple[int, int]] = []
+        self.tables = 0
+        self.mems: dict[str, list[str]] = {}
+        self._mem_of: dict[int, tuple[str, int, int]] = {}
+        self.ctl_max: dict[str, int] = {}
+        self.state_groups: list[dict] = []
+        self.state_bits = 0
+        in_fmt = self.prog.in_fmt
+        if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
+            raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
+                             "fields of the token word")
+        self.ch_bits = _ubits(channels)
+        self.token = _layout(("i", target.IQ_FIELD_BITS), ("q", target.IQ_FIELD_BITS), ("t", _ubits(length)),
+                             ("slot", _ubits(slots)), ("channel", self.ch_bits), ("time", TIME_BITS))
+        self.record = _layout(("mu", target.RECORD_FIELD_BITS), ("log_var", target.RECORD_FIELD_BITS),
+                              ("channel", self.ch_bits), ("time", TIME_BITS))
+        self.tag_bits = self.ch_bits + TIME_BITS
+
+    # ---------------------------------------------------------------- control signals (per stage)
+    def ctl(self, sig: str, stage: int) -> str:
+        self.ctl_max[sig] = max(self.ctl_max.get(sig, 0), stage)
+        return f"{sig}_s{stage}"
+
+    # ---------------------------------------------------------------- program analysis
+    def _program(self, start: str, stop: str) -> list[Instr]:
+        p = self.prog
+        return p.instrs[p.entry[start]:p.entry[stop]]
+
+    @staticmethod
+    def _reads(it: Instr) -> list[int]:
+        out = []
+        for i1, _, js in groups(it, COMPILE_LANES):
+            for j2 in js:
+                if it.op == "lut":
+                    out.append(_addr(it.segs[0].a, i1, j2, 0))
+                    continue
+                for sg in it.segs:
+                    for k in range(sg.k):
+                        out += term_reads(it, sg, i1, j2, k)  # (a variable shift's word included)
+        return out
+
+    @staticmethod
+    def _writes(it: Instr) -> list[int]:
+        return [_addr((*it.dest, 0), i1, j2, 0) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+
+    def _check_no_forwarding(self, it: Instr) -> None:
+        """The engine applies an instruction's writes group by group; unrolled, every element reads the values from
+        before the instruction. They agree unless an element reads a word an earlier group of the same instruction
+        wrote: refuse that."""
+        written: set[int] = set()
+        for i1, _, js in groups(it, COMPILE_LANES):
+            reads = set()
+            for j2 in js:
+                if it.op == "lut":
+                    reads.add(_addr(it.segs[0].a, i1, j2, 0))
+                else:
+                    for sg in it.segs:
+                        for k in range(sg.k):
+                            reads.update(term_reads(it, sg, i1, j2, k))
+            if reads & written:
+                raise ArrayError(f"{it.name}: an element reads a word written by the same instruction")
+            written.update(_addr((*it.dest, 0), i1, j2, 0) for j2 in js)
+
+    # ---------------------------------------------------------------- values
+    def value(self, addr: int, stage: int) -> Net | int:
+        v = self.cur[addr]
+        return v if isinstance(v, int) else self.e.at(v, stage)
+
+    def _resolve(self, addrs: set[int], floor: int, group: str) -> int:
+        """The stage at which an instruction reading ``addrs`` starts; state words not yet read come from the slot
+        RAM at that stage (one RAM per first reader)."""
+        missing = [a for a in sorted(addrs) if a not in self.cur]
+        stage = max([floor] + [v.stage for a in addrs if a in self.cur for v in [self.cur[a]] if isinstance(v, Net)])
+        if missing:
+            stage = max(stage, 1)  # the slot RAM is read the clock before
+            bad = [a for a in missing if a not in self.state]
+            if bad:
+                raise ArrayError(f"{group}: reads scratchpad words {bad} that nothing writes")
+            self._state_read(missing, stage, group)
+        return stage
+
+    def _state_read(self, addrs: list[int], stage: int, group: str) -> None:
+        e, g = self.e, len(self.state_groups)
+        words = [(a, self.state[a]) for a in addrs]
+        width = sum(b for _, b in words)
+        mem, q = f"st{g}_mem", f"st{g}_q"
+        e.decl.append(f"reg [{width - 1}:0] {mem} [0:{self.S - 1}];  // {group}: slot state")
+        e.decl.append(f"reg [{width - 1}:0] {q};")
+        e.seq.append(f"{q} <= {mem}[{self.ctl('slot', stage - 1)}];")
+        off = 0
+        for a, bits in words:
+            init = self.init[a]
+            nm = f"st{g}_w{a}"
+            e.decl.append(f"wire signed [{bits - 1}:0] {nm} = {self.ctl('first', stage)} ? {_lit(init, bits)} : "
+                          f"$signed({q}[{off + bits - 1}:{off}]);")
+            self.cur[a] = Net(nm, bits, stage)
+            off += bits
+        self.state_groups.append({"mem": mem, "addrs": addrs, "bits": width, "read": stage})
+        self.state_bits += width
+
+    # ---------------------------------------------------------------- ops
+    def product(self, a: Net | int, b: Net | int, stage: int) -> Net | int:
+        """a * b registered at ``stage`` + 1 (an int when both are constants)."""
+        if isinstance(a, int) and isinstance(b, int):
+            return a * b
+        if isinstance(a, int):
+            a, b = b, a
+        e = self.e
+        if isinstance(b, int):
+            c = b
+            if c == 0:
+                return 0
+            mag = abs(c)
+            if mag & (mag - 1) == 0:  # a power of two: a shift (and a negation), no multiplier
+                k = mag.bit_length() - 1
+                bits = a.bits + k + (1 if c < 0 else 0)
+                expr = f"{sx(a, bits)} <<< {k}" if k else sx(a, bits)
+                return e.reg("p", bits, f"-({expr})" if c < 0 else expr, stage + 1)
+            bits = a.bits + _sbits(c)
+            self.products.append((a.bits, _sbits(c)))
+            return e.reg("p", bits, f"{sx(a, bits)} * {_lit(c, bits)}", stage + 1)
+        bits = a.bits + b.bits
+        self.products.append((max(a.bits, b.bits), min(a.bits, b.bits)))
+        return e.reg("p", bits, f"{sx(a, bits)} * {sx(b, bits)}", stage + 1)
+
+    def adder(self, terms: list[tuple[Net, int]], const: int, stage: int) -> Net:
+        """sum(net << shift) + const, terms valid at ``stage``: an adder tree, ADD_FANIN operands per clock."""
+        e = self.e
+        bound = sum((1 << (n.bits - 1)) << sh for n, sh in terms) + abs(const)
+        bits = _sbits(bound)
+        if not terms:
+            return e.wire("k", bits, _lit(const, bits), stage)
+        if len(terms) == 1 and terms[0][1] == 0 and const == 0:
+            return terms[0][0]
+        ops = [(f"({sx(n, bits)} <<< {sh})" if sh else sx(n, bits)) for n, sh in terms]
+        if const:
+            ops.append(_lit(const, bits))
+        while True:
+            chunks = [ops[i:i + ADD_FANIN] for i in range(0, len(ops), ADD_FANIN)]
+            stage += 1
+            nets = [e.reg("s", bits, " + ".join(ch), stage) for ch in chunks]
+            if len(nets) == 1:
+                return nets[0]
+            ops = [n.name for n in nets]
+
+    def quantize(self, acc: Net, it: Instr, rshift: str, out_bits: int, stage: int) -> Net:
+        """One venom_quant (combinational) on ``acc`` valid at ``stage``; its code registered at ``stage`` + 1."""
+        e = self.e
+        acc_w = max(acc.bits, out_bits)
+        code = e.wire("q", out_bits, None, stage)
+        e.body.append(
+            f"venom_quant #(.ACC_W({acc_w}), .DW({out_bits}), .SH_W({SH_W}), .REG(0)) u_{code.name} (\n"
+            f"    .clk(ap_clk), .en(1'b1), .val({sx(acc, acc_w)}), .rshift({rshift}),\n"
+            f"    .width({_ulit(it.width, _FIELD_W['F_WIDTH_W'])}), .is_signed(1'b{int(it.signed)}), "
+            f".rnd({it.rnd}), .ovf({it.ovf}), .code({code.name}));")
+        return e.reg("v", out_bits, code.name, stage + 1)
+
+    def mac(self, it: Instr, floor: int) -> None:
+        elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+        stage = self._resolve(set(self._reads(it)), floor, it.name)
+        accs, vfs = [], []
+        for i1, j2 in elems:
+            prods, const, vf = [], 0, None
+            for sg in it.segs:
+                for k in range(sg.k):
+                    if sg.vf:
+                        vf = self.value(_addr(sg.b, i1, j2, k), stage)
+                        continue
+                    a = 1 if sg.a_one else self.value(_addr(sg.a, i1, j2, k), stage)
+                    b = sg.w(i1, j2, k) if sg.b_w else self.value(_addr(sg.b, i1, j2, k), stage)
+                    p = self.product(a, b, stage)
+                    if isinstance(p, int):
+                        const += p << sg.shift
+                    else:
+                        prods.append((p, sg.shift))
+            accs.append((prods, const))
+            vfs.append(vf)
+        pstage = stage + 1 if any(p for p, _ in accs) else stage
+        sums = [self.adder([(self.e.at(n, pstage), sh) for n, sh in prods], const, pstage) for prods, const in accs]
+        astage = max(s.stage for s in sums)
+        out_bits = _written_bits(it)
+        for (i1, j2), acc, vf in zip(elems, sums, vfs):
+            acc = self.e.at(acc, astage)
+            self.cur[_addr((*it.dest, 0), i1, j2, 0)] = self.writeback(it, acc, vf, out_bits, astage)
+
+    def writeback(self, it: Instr, acc: Net, vf: Net | None, out_bits: int, stage: int) -> Net:
+        e = self.e
+        if it.wb in ("quant", "abs"):
+            if it.wb == "abs":
+                bits = acc.bits + 1
+                acc = e.wire("abs", bits, f"({acc.name} < 0) ? -{sx(acc, bits)} : {sx(acc, bits)}", stage)
+            if vf is None:
+                rshift = _ulit(it.rshift, SH_W)
+            else:  # the variable extra shift (>= -rshift, so the SH_W-bit sum is the shift)
+                vf = e.at(vf, stage)
+                if vf.bits < SH_W:
+                    raise ArrayError(f"{it.name}: variable shift narrower than {SH_W} bits")
+                low = e.name("vf")  # only the low SH_W bits matter: the sum is the shift, in [0, 2**SH_W)
+                e.decl.append(f"/* verilator lint_off UNUSEDSIGNAL */ wire [{vf.bits - 1}:0] {low} = {vf.name}; "
+                              "/* verilator lint_on UNUSEDSIGNAL */")
+                rshift = f"{_ulit(it.rshift, SH_W)} + {low}[{SH_W - 1}:0]"
+            return self.quantize(acc, it, rshift, out_bits, stage)
+        if it.wb == "flag":
+            return e.reg("f", 2, f"({acc.name} > {_lit(0, acc.bits)}) ? 2'sd1 : 2'sd0", stage + 1)
+        nm = it.norm  # norm_m / norm_n: venom_normalize (combinational), then a register
+        acc_w = max(acc.bits, 33)  # venom_normalize takes DW < ACC_W
+        mant = e.wire("nm", 32, None, stage, unused_ok=True)
+        expo = e.wire("ne", 32, None, stage, unused_ok=True)
+        fw = _FIELD_W
+        e.body.append(
+            f"venom_normalize #(.ACC_W({acc_w}), .DW(32)) u_{mant.name} (\n"
+            f"    .val({sx(acc, acc_w)}), .mant_frac({_ulit(nm['mant_frac'], fw['F_N_MF_W'])}), "
+            f".even(1'b{int(nm['even'])}), .halve(1'b{int(nm['halve'])}),\n"
+            f"    .off({_lit(nm['off'], fw['F_N_OFF_W'])}), .lo({_ulit(nm['lo'], fw['F_N_LO_W'])}), "
+            f".hi({_ulit(nm['hi'], fw['F_N_HI_W'])}), .add({_lit(nm['add'], fw['F_N_ADD_W'])}),\n"
+            f"    .mant({mant.name}), .expo({expo.name}));")
+        src = mant if it.wb == "norm_m" else expo
+        return e.reg("n", out_bits, f"{src.name}[{out_bits - 1}:0]", stage + 1)
+
+    def table(self, it: Instr, floor: int) -> None:
+        e, lut = self.e, it.lut
+        elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+        stage = self._resolve(set(self._reads(it)), floor, it.name)
+        mem, tw, depth = self._table_mem(lut)
+        f = lut_fields(lut)
+        fw = _FIELD_W
+        out_bits = _written_bits(it)
+        for i1, j2 in elems:
+            x = self.value(_addr(it.segs[0].a, i1, j2, 0), stage)
+            if isinstance(x, int):
+                raise ArrayError(f"{it.name}: table input is a constant")
+            if x.bits > LUT_DW:
+                raise ArrayError(f"{it.name}: table input of {x.bits} bits (> {LUT_DW})")
+            val = e.wire("lv", LUT_ACC_W, None, stage + 4)
+            rs = e.name("lr")
+            e.decl.append(f"wire [{SH_W - 1}:0] {rs};")
+            self.tables += 1
+            e.body.append(
+                f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({LUT_ACC_W}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
+                f".R_W({max(lut.shift, 1)}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
+                f"    .clk(ap_clk), .en(1'b1), .x({sx(x, LUT_DW)}), .kind(LUT_{LUT_KINDS[f['kind']].upper()}), "
+                f".tbase({_ulit(0, _ubits(depth))}),\n"
+                f"    .lo({_lit(f['lo'], LUT_DW)}), .hi({_lit(f['hi'], LUT_DW)}), .s({_ulit(f['s'], fw['F_L_S_W'])}), "
+                f".f_in({_ulit(f['f_in'], fw['F_L_FIN_W'])}), .nmax({_ulit(f['nmax'], fw['F_L_NMAX_W'])}),\n"
+                f"    .sh_relu({_ulit(f['sh_relu'], fw['F_L_SHRELU_W'])}), .sh_v({_ulit(f['sh_v'], fw['F_L_SHV_W'])}), "
+                f".rshift({_ulit(f['rshift'], SH_W)}), .val({val.name}), .rshift_out({rs}));")
+            self.cur[_addr((*it.dest, 0), i1, j2, 0)] = self.quantize(val, it, rs, out_bits, stage + 4)
+
+    def _table_mem(self, lut: Lut) -> tuple[str, int, int]:
+        """One $readmemh file per distinct table, one word longer than the table (the interpolation reads i + 1
+        where the engine's clamp reads the last word again)."""
+        key = hash((lut.family, lut.codes.tobytes(), lut.table_fmt))
+        if key not in self._mem_of:
+            codes = [int(c) for c in lut.codes] + [int(lut.codes[-1])]
+            tw = max(_sbits(c) for c in codes)
+            name = f"lut{len(self._mem_of)}_{lut.family}.mem"
+            self.mems[name] = [f"{c & ((1 << tw) - 1):0{-(-tw // 4)}x}" for c in codes]
+            self._mem_of[key] = (name, tw, len(codes))
+        return self._mem_of[key]
+
+    # ---------------------------------------------------------------- the whole pipeline
+    def build(self) -> ArrayDesign:
+        prog, e = self.prog, self.e
+        step, finish = self._program("step", "finish"), self._program("finish", "end")
+        for it in step + finish:
+            self._check_no_forwarding(it)
+        # the recurrent state: words STEP reads before writing them; their values at a window's start are INIT's
+        sim = IsaSim(prog)
+        sim.run("init", "step")
+        written_init = {a for it in self._program("init", "step") for a in self._writes(it)}
+        written: set[int] = set()
+        live: set[int] = set()
+        for it in step:
+            live.update(a for a in self._reads(it) if a not in written and a not in (prog.in_addr, prog.in_addr + 1))
+            written.update(self._writes(it))
+        bits: dict[int, int] = {}
+        for it in self._program("init", "step") + step:
+            for a in self._writes(it):
+                bits[a] = max(bits.get(a, 2), _written_bits(it))
+        self.init = {a: sim.dmem[a] for a in live}
+        self.state = {a: bits[a] for a in live if a in written}
+        for a in live - written:  # read, never written by a step: a constant (its INIT value, else 0)
+            self.cur[a] = sim.dmem[a] if a in written_init else 0
+        # stage 0: the token port
+        tok = self.token
+        in_bits = prog.in_fmt.width + (0 if prog.in_fmt.signed else 1)
+        for k, fld in enumerate(("i", "q")):
+            f = tok[fld]
+            self.cur[prog.in_addr + k] = e.wire("x", in_bits, f"token_TDATA[{f.lsb + in_bits - 1}:{f.lsb}]", 0)
+        for it in step:
+            (self.table if it.op == "lut" else self.mac)(it, 0)
+        # write the state back; D: every state word written, every head input available
+        ends = []
+        for g in self.state_groups:
+            finals = [self.cur[a] for a in g["addrs"]]
+            ws = max(v.stage for v in finals if isinstance(v, Net))
+            g["write"] = ws
+            ends.append(ws)
+        head_reads: set[int] = set()  # the head's inputs: words FINISH reads before it writes them
+        head_writes: set[int] = set()
+        for it in finish:
+            head_reads.update(a for a in self._reads(it) if a not in head_writes)
+            head_writes.update(self._writes(it))
+        head_in = [v for a in head_reads for v in [self.cur[a]] if isinstance(v, Net)]
+        D = max(ends + [v.stage for v in head_in]) + 1
+        for g in self.state_groups:
+            finals = [self.e.at(self.cur[a], g["write"]) for a in g["addrs"]]
+            word = ", ".join(f"{v.name}" for v in reversed(finals))
+            e.seq.append(f"if ({self.ctl('v', g['write'])}) {g['mem']}[{self.ctl('slot', g['write'])}] <= "
+                         f"{{{word}}};")
+        # the head: FINISH from stage D on
+        for it in finish:
+            (self.table if it.op == "lut" else self.mac)(it, D)
+        mu, lv = (self.cur[a] for a in prog.out_addr)
+        R = max(v.stage for v in (mu, lv) if isinstance(v, Net))
+        mu, lv = (self.e.at(v, R) for v in (mu, lv))
+        verilog = self._render(mu, lv, R)
+        return ArrayDesign(verilog=verilog, mems=self.mems, token=self.token, record=self.record, slots=self.S,
+                           length=self.L, channels=self.n_ch, record_fifo=self.rf, step_latency=D,
+                           head_latency=R + 1 - D, n_stages=R + 1, products=self.products, tables=self.tables,
+                           state_bits=self.state_bits)
+
+    def _render(self, mu: Net, lv: Net, R: int) -> str:
+        e, tok, rec = self.e, self.token, self.record
+        fw = target.RECORD_FIELD_BITS
+        for sig in ("v", "last", "channel", "time"):
+            self.ctl(sig, R)
+        # control chains: stage 0 from the token word, then one register per stage
+        ctl_lines, ctl_seq, ctl_rst = [], [], []
+        t = tok["t"]
+        widths = {"v": 1, "first": 1, "last": 1, "slot": tok["slot"].bits, "channel": tok["channel"].bits,
+                  "time": tok["time"].bits}
+        src0 = {"v": "token_TVALID", "first": f"(token_TDATA[{t.lsb + t.bits - 1}:{t.lsb}] == {_ulit(0, t.bits)})",
+                "last": f"(token_TDATA[{t.lsb + t.bits - 1}:{t.lsb}] == {_ulit(self.L - 1, t.bits)})"}
+        for name in ("slot", "channel", "time"):
+            f = tok[name]
+            src0[name] = f"token_TDATA[{f.lsb + f.bits - 1}:{f.lsb}]"
+        for sig, top in sorted(self.ctl_max.items()):
+            w = widths[sig]
+            rng = f"[{w - 1}:0] " if w > 1 else ""
+            ctl_lines.append(f"wire {rng}{sig}_s0 = {src0[sig]};")
+            for s in range(1, top + 1):
+                ctl_lines.append(f"reg {rng}{sig}_s{s};")
+                (ctl_rst if sig == "v" else ctl_seq).append(f"{sig}_s{s} <= {sig}_s{s - 1};")
+        ch_w, rec_w, a_w = self.ch_bits, rec.bits, _ubits(self.rf)
+        header = generated_header("venom-fpga array", {"program": repr(self.prog.entry).encode()})
+        mem_dir = self.mem_dir
+        lines = [
+            "// SPDX-License-Identifier: BSD-3-Clause",
+            f"// {header}",
+            "`resetall", "`timescale 1ns / 1ps", "`default_nettype none", "",
+            f"// venom_array: {self.S} slots, windows of {self.L} samples, {self.n_ch} channels, {R + 1} pipeline "
+            "stages (python/venom_fpga/rtl/array.py)",
+            "module venom_array #(",
+            f"    parameter MEM_DIR = \"{mem_dir}\"",
+            ") (",
+            *_ports(tok.bits, rec_w, ch_w),
+            ");", "",
+            '`include "venom_contract.vh"', "",
+            "assign token_TREADY = 1'b1;  // never stalls", "",
+            "// ---- control: valid, first/last sample, slot and tag of the token at each stage",
+            *ctl_lines, "",
+            "// ---- datapath",
+            *e.decl, "",
+            *e.body, "",
+            "always @(posedge ap_clk) begin",
+            *(f"    {s}" for s in ctl_seq + e.seq),
+            "end", "",
+            "always @(posedge ap_clk) begin",
+            "    if (!ap_rst_n) begin",
+            *(f"        {s.split(' <=')[0]} <= 1'b0;" for s in ctl_rst),
+            "    end else begin",
+            *(f"        {s}" for s in ctl_rst),
+            "    end",
+            "end", "",
+            "// ---- record FIFO: a record that finds it full is dropped and counted for its channel",
+            f"wire push_req = v_s{R} & last_s{R} & ap_rst_n;",
+            f"wire [{rec_w - 1}:0] rec_word = {{time_s{R}, channel_s{R}, {sx(lv, fw)}, {sx(mu, fw)}}};",
+            f"reg [{rec_w - 1}:0] fifo [0:{self.rf - 1}];",
+            f"reg [{a_w}:0] count;",
+            f"reg [{a_w - 1}:0] rd_ptr, wr_ptr;",
+            "wire pop = record_TVALID & record_TREADY;",
+            f"wire full = (count == {_ulit(self.rf, a_w + 1)}) & ~pop;",
+            "wire push = push_req & ~full;",
+            "assign record_TVALID = (count != 0);",
+            "assign record_TDATA = fifo[rd_ptr];",
+            f"reg [{COUNT_W - 1}:0] drops [0:{self.n_ch - 1}];",
+            "integer i;",
+            "initial begin",
+            f"    for (i = 0; i < {self.n_ch}; i = i + 1) drops[i] = {COUNT_W}'d0;",
+            f"    drop_total = {COUNT_W}'d0;",
+            "end",
+            "always @(posedge ap_clk) begin",
+            "    if (push) fifo[wr_ptr] <= rec_word;",
+            f"    if (push_req & full) begin",
+            f"        drops[channel_s{R}] <= drops[channel_s{R}] + {COUNT_W}'d1;",
+            f"        drop_total <= drop_total + {COUNT_W}'d1;",
+            "    end",
+            "    drop_count <= drops[drop_addr];",
+            "end",
+            "always @(posedge ap_clk) begin",
+            "    if (!ap_rst_n) begin",
+            f"        count <= {_ulit(0, a_w + 1)};",
+            f"        rd_ptr <= {_ulit(0, a_w)};",
+            f"        wr_ptr <= {_ulit(0, a_w)};",
+            "    end else begin",
+            f"        count <= count + {{{a_w}'d0, push}} - {{{a_w}'d0, pop}};",
+            f"        if (pop) rd_ptr <= (rd_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : rd_ptr + {_ulit(1, a_w)};",
+            f"        if (push) wr_ptr <= (wr_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : wr_ptr + {_ulit(1, a_w)};",
+            "    end",
+            "end", "",
+            "endmodule", "", "`resetall", ""]
+        return "\n".join(lines)
+
+
+def _ports(tok_w: int, rec_w: int, ch_w: int) -> list[str]:
+    """The top's ports, visible to cocotb in a Verilator build without --public-flat-rw (the testbench touches only
+    these)."""
+    ports = [("input ", "wire", 1, "ap_clk"), ("input ", "wire", 1, "ap_rst_n"),
+             ("input ", "wire", tok_w, "token_TDATA"), ("input ", "wire", 1, "token_TVALID"),
+             ("output", "wire", 1, "token_TREADY"), ("output", "wire", rec_w, "record_TDATA"),
+             ("output", "wire", 1, "record_TVALID"), ("input ", "wire", 1, "record_TREADY"),
+             ("input ", "wire", ch_w, "drop_addr"), ("output", "reg ", COUNT_W, "drop_count"),
+             ("output", "reg ", COUNT_W, "drop_total")]
+    return [f"    {d} {k} {f'[{w - 1}:0] ' if w > 1 else ''}{n} /*verilator public_flat_rw*/"
+            + ("," if i < len(ports) - 1 else "") for i, (d, k, w, n) in enumerate(ports)]
+
+
+def generate(fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int = 16,
+             mem_dir: str = "") -> ArrayDesign:
+    """The array datapath of ``fm`` for ``slots`` windows in flight of ``length`` samples, ``channels`` channels
+    (the tag's channel id) and a record FIFO of ``record_fifo`` records."""
+    for name, v in (("slots", slots), ("length", length), ("channels", channels), ("record_fifo", record_fifo)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ArrayError(f"array: {name} must be a positive integer, got {v!r}")
+    return _Generator(fm, int(slots), int(length), int(channels), int(record_fifo), mem_dir).build()
+
+
+def write(design: ArrayDesign, out: str | os.PathLike) -> Path:
+    """venom_array.v, the table files and params.json in ``out``; returns ``out``."""
+    import json
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"venom_array.v": design.verilog, "params.json": json.dumps(design.params(), indent=2) + "\n"}
+    files |= {name: "\n".join(words) + "\n" for name, words in design.mems.items()}
+    for name, text in files.items():
+        with atomic_path(out / name) as tmp:
+            Path(tmp).write_text(text)
+    return out
+
+
+def sources(out: str | os.PathLike) -> list[str]:
+    """The Verilog files of a generated array (its top and the hand-written modules it instantiates)."""
+    from venom_fpga.paths import RTL_DIR
+    return [str(Path(out) / "venom_array.v")] + [str(RTL_DIR / f) for f in
+                                                 ("venom_quant.v", "venom_normalize.v", "venom_lut_unit.v",
+                                                  "venom_rom.v")]
+
+
+def dsp48e2(products: list[tuple[int, int]]) -> int:
+    """DSP48E2 slices for the multipliers (27 x 18 signed per slice; wider operands cascade)."""
+    return sum(math.ceil((a - 1) / 26) * math.ceil((b - 1) / 17) for a, b in products)
