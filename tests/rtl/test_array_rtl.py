@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The array RTL (generated venom_array, DESIGN.md §3.1) against the array model and the fixed-point model: Poisson
-photons on several channels below and above capacity, a slow consumer, a reset in mid-stream; every record's values,
-tag and clock, and every channel's drop count, equal. A non-published-dims model (TINY) keeps the build short."""
+photons on several channels below and above capacity, a slow consumer, a busy head, a reset in mid-stream; every
+record's values, tag and clock, and every channel's drop count, equal. Fold 1 with a head per clock, and fold 2 with
+a folded head behind a one-window queue. A non-published-dims model (TINY) keeps the builds short."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 
 import numpy as np
@@ -20,17 +22,25 @@ LENGTH, SLOTS, CHANNELS, FIFO = 8, 4, 6, 2
 PERIOD_S = 1e-6  # 1 MHz model rate
 
 
-@pytest.fixture(scope="module")
-def setup():
+CONFIGS = {"f1": {"fold": 1}, "f2-head8": {"fold": 2, "head_fold": 8, "head_queue": 1}}
+
+
+@functools.cache
+def _design(name: str):
     fm = FixedModel((TINY, random_tensors(TINY, 5)))
-    design = array.generate(fm, slots=SLOTS, length=LENGTH, channels=CHANNELS, record_fifo=FIFO)
-    out = array.write(design, SIM_BUILD / "array-tiny")
+    design = array.generate(fm, slots=SLOTS, length=LENGTH, channels=CHANNELS, record_fifo=FIFO, **CONFIGS[name])
+    out = array.write(design, SIM_BUILD / f"array-tiny-{name}")
     rng = np.random.default_rng(0)
     iq = rng.standard_normal((50, LENGTH, 2)) * 3.0
     iq[0, 3] = 1e6  # a saturating sample
     pool = fm.quantize_input(iq)
-    period = design.step_latency + (SLOTS - 1) + 3  # the least period these slots allow, plus a little
+    period = design.step_latency + (SLOTS - 1) * design.fold + 3  # the least period the slots allow, plus a little
     return fm, design, out, pool, period
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def setup(request):
+    return _design(request.param)
 
 
 def test_array_top_lint_clean(setup):
@@ -49,7 +59,8 @@ def test_array_against_models(setup):
     whole = seg(rate_cps=60_000, seed=3)
     cut = seg(rate_cps=60_000, seed=3, clocks=whole.clocks // 2)  # reset in mid-stream, then a fresh stream
     after = seg(rate_cps=60_000, seed=4)
-    segments = [below, above, cut, after]
+    burst = seg(rate_cps=300_000, seed=5)  # many windows ending together: the head queue may overflow
+    segments = [below, above, cut, after, burst]
     # the scenarios are what they claim (the model's view)
     assert len(below.result.records) >= 5 and below.result.dropped() == 0
     assert above.result.drops["slot"].sum() > 0 and above.result.drops["record_fifo"].sum() > 0
@@ -59,12 +70,15 @@ def test_array_against_models(setup):
     rep = array_sim.compare(segments, obs)
     assert rep["ok"], rep["first_difference"]
     assert rep["bit_exact"] == rep["records"] > 20
-    for g in (below, above, after):  # windows in = records out + counted drops
+    if design.head_interval > 1:
+        assert rep["head_queue_drops"] > 0
+    for g in (below, above, after, burst):  # windows in = records out + counted drops
         assert len(g.stream.windows) == len(g.result.records) + g.result.dropped()
 
 
-def test_array_icarus(setup):
-    fm, design, out, pool, period = setup
+def test_array_icarus():
+    """A short stream of the fold-1 design under Icarus too (it simulates it at a few k clocks/s)."""
+    fm, design, out, pool, period = _design("f1")
     segments = [array_sim.segment(fm, design, pool, rate_cps=40_000, n_periods=30, period=period,
                                   period_s=PERIOD_S, seed=7)]
     assert len(segments[0].result.records) >= 2

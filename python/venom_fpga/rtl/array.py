@@ -144,33 +144,30 @@ class ArrayDesign:
     length: int
     channels: int
     record_fifo: int
+    fold: int  # F: clocks per token (each multiplier of the step serves F products)
+    head_interval: int  # the head's fold: clocks between two head starts
+    head_queue: int  # windows waiting for the head
     step_latency: int  # D
     head_latency: int
-    n_stages: int
+    n_stages: int  # step stages (to D) plus head stages
     products: list[tuple[int, int]] = field(default_factory=list)  # (A bits, B bits) of every multiplier
-    tables: int = 0  # table evaluations per step and head (one venom_lut_unit each)
+    step_products: int = 0  # multipliers of the step (the rest are the head's)
+    tables: int = 0  # table evaluations in flight (one venom_lut_unit each)
     state_bits: int = 0  # slot state per slot
-
-    @property
-    def head_interval(self) -> int:
-        return 1
-
-    @property
-    def head_queue(self) -> int:
-        return 1
 
     def timing(self, period: int):
         """The array model's ArrayTiming of this design for a model-rate period of ``period`` clocks."""
         from venom_fpga.rtl.array_model import ArrayTiming
-        return ArrayTiming(fold=1, slots=self.slots, period=period, length=self.length,
+        return ArrayTiming(fold=self.fold, slots=self.slots, period=period, length=self.length,
                            step_latency=self.step_latency, head_interval=self.head_interval,
                            head_latency=self.head_latency, head_queue=self.head_queue, record_fifo=self.record_fifo)
 
     def params(self) -> dict:
-        return {"top": "venom_array", "fold": 1, "slots": self.slots, "length": self.length,
+        return {"top": "venom_array", "fold": self.fold, "slots": self.slots, "length": self.length,
                 "channels": self.channels, "record_fifo": self.record_fifo, "step_latency": self.step_latency,
                 "head_interval": self.head_interval, "head_latency": self.head_latency,
                 "head_queue": self.head_queue, "stages": self.n_stages, "multipliers": len(self.products),
+                "step_multipliers": self.step_products, "dsp48e2": dsp48e2(self.products),
                 "tables": self.tables, "state_bits_per_slot": self.state_bits,
                 "token": {f.name: [f.lsb, f.bits] for f in self.token.fields},
                 "record": {f.name: [f.lsb, f.bits] for f in self.record.fields}}
@@ -233,13 +230,14 @@ def sx(net: Net, bits: int) -> str:
 
 
 class _Generator:
-    """Unrolls the program's STEP and FINISH instructions into one pipeline (module docstring)."""
+    """Unrolls the program's STEP and FINISH instructions into the array's pipelines (module docstring)."""
 
-    def __init__(self, fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int,
-                 mem_dir: str) -> None:
+    def __init__(self, fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int, fold: int,
+                 head_fold: int, head_queue: int, mem_dir: str) -> None:
         self.fm = fm
         self.prog: Program = compile_model(fm, COMPILE_LANES)
         self.S, self.L, self.n_ch, self.rf = slots, length, channels, record_fifo
+        self.step_fold, self.head_fold, self.hq = fold, head_fold, head_queue
         self.mem_dir = mem_dir
         self.e = _Emitter()
         self.cur: dict[int, Net | int] = {}  # scratchpad address -> its current value (a net or a constant)
@@ -248,8 +246,10 @@ class _Generator:
         self.mems: dict[str, list[str]] = {}
         self._mem_of: dict[int, tuple[str, int, int]] = {}
         self.ctl_max: dict[str, int] = {}
+        self.ctl_src: dict[str, tuple[int, str]] = {}  # control signal -> (width, its stage-0 expression)
         self.state_groups: list[dict] = []
         self.state_bits = 0
+        self.rst_regs: list[tuple[str, str]] = []  # (register, reset value) of the phase counters
         in_fmt = self.prog.in_fmt
         if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
             raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
@@ -259,7 +259,8 @@ class _Generator:
                              ("slot", _ubits(slots)), ("channel", self.ch_bits), ("time", TIME_BITS))
         self.record = _layout(("mu", target.RECORD_FIELD_BITS), ("log_var", target.RECORD_FIELD_BITS),
                               ("channel", self.ch_bits), ("time", TIME_BITS))
-        self.tag_bits = self.ch_bits + TIME_BITS
+        # the section being generated: the step (tokens, control v_*) or the head (head starts, control hv_*)
+        self.fold, self.valid = fold, "v"
 
     # ---------------------------------------------------------------- control signals (per stage)
     def ctl(self, sig: str, stage: int) -> str:
@@ -272,17 +273,13 @@ class _Generator:
         return p.instrs[p.entry[start]:p.entry[stop]]
 
     @staticmethod
-    def _reads(it: Instr) -> list[int]:
-        out = []
-        for i1, _, js in groups(it, COMPILE_LANES):
-            for j2 in js:
-                if it.op == "lut":
-                    out.append(_addr(it.segs[0].a, i1, j2, 0))
-                    continue
-                for sg in it.segs:
-                    for k in range(sg.k):
-                        out += term_reads(it, sg, i1, j2, k)  # (a variable shift's word included)
-        return out
+    def _elem_reads(it: Instr, i1: int, j2: int) -> list[int]:
+        if it.op == "lut":
+            return [_addr(it.segs[0].a, i1, j2, 0)]
+        return [a for sg in it.segs for k in range(sg.k) for a in term_reads(it, sg, i1, j2, k)]
+
+    def _reads(self, it: Instr) -> list[int]:
+        return [a for i1, _, js in groups(it, COMPILE_LANES) for j2 in js for a in self._elem_reads(it, i1, j2)]
 
     @staticmethod
     def _writes(it: Instr) -> list[int]:
@@ -294,15 +291,7 @@ class _Generator:
         wrote: refuse that."""
         written: set[int] = set()
         for i1, _, js in groups(it, COMPILE_LANES):
-            reads = set()
-            for j2 in js:
-                if it.op == "lut":
-                    reads.add(_addr(it.segs[0].a, i1, j2, 0))
-                else:
-                    for sg in it.segs:
-                        for k in range(sg.k):
-                            reads.update(term_reads(it, sg, i1, j2, k))
-            if reads & written:
+            if {a for j2 in js for a in self._elem_reads(it, i1, j2)} & written:
                 raise ArrayError(f"{it.name}: an element reads a word written by the same instruction")
             written.update(_addr((*it.dest, 0), i1, j2, 0) for j2 in js)
 
@@ -334,16 +323,15 @@ class _Generator:
         e.seq.append(f"{q} <= {mem}[{self.ctl('slot', stage - 1)}];")
         off = 0
         for a, bits in words:
-            init = self.init[a]
             nm = f"st{g}_w{a}"
-            e.decl.append(f"wire signed [{bits - 1}:0] {nm} = {self.ctl('first', stage)} ? {_lit(init, bits)} : "
-                          f"$signed({q}[{off + bits - 1}:{off}]);")
+            e.decl.append(f"wire signed [{bits - 1}:0] {nm} = {self.ctl('first', stage)} ? {_lit(self.init[a], bits)} "
+                          f": $signed({q}[{off + bits - 1}:{off}]);")
             self.cur[a] = Net(nm, bits, stage)
             off += bits
         self.state_groups.append({"mem": mem, "addrs": addrs, "bits": width, "read": stage})
         self.state_bits += width
 
-    # ---------------------------------------------------------------- ops
+    # ---------------------------------------------------------------- arithmetic
     def product(self, a: Net | int, b: Net | int, stage: int) -> Net | int:
         """a * b registered at ``stage`` + 1 (an int when both are constants)."""
         if isinstance(a, int) and isinstance(b, int):
@@ -400,34 +388,6 @@ class _Generator:
             f".rnd({it.rnd}), .ovf({it.ovf}), .code({code.name}));")
         return e.reg("v", out_bits, code.name, stage + 1)
 
-    def mac(self, it: Instr, floor: int) -> None:
-        elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
-        stage = self._resolve(set(self._reads(it)), floor, it.name)
-        accs, vfs = [], []
-        for i1, j2 in elems:
-            prods, const, vf = [], 0, None
-            for sg in it.segs:
-                for k in range(sg.k):
-                    if sg.vf:
-                        vf = self.value(_addr(sg.b, i1, j2, k), stage)
-                        continue
-                    a = 1 if sg.a_one else self.value(_addr(sg.a, i1, j2, k), stage)
-                    b = sg.w(i1, j2, k) if sg.b_w else self.value(_addr(sg.b, i1, j2, k), stage)
-                    p = self.product(a, b, stage)
-                    if isinstance(p, int):
-                        const += p << sg.shift
-                    else:
-                        prods.append((p, sg.shift))
-            accs.append((prods, const))
-            vfs.append(vf)
-        pstage = stage + 1 if any(p for p, _ in accs) else stage
-        sums = [self.adder([(self.e.at(n, pstage), sh) for n, sh in prods], const, pstage) for prods, const in accs]
-        astage = max(s.stage for s in sums)
-        out_bits = _written_bits(it)
-        for (i1, j2), acc, vf in zip(elems, sums, vfs):
-            acc = self.e.at(acc, astage)
-            self.cur[_addr((*it.dest, 0), i1, j2, 0)] = self.writeback(it, acc, vf, out_bits, astage)
-
     def writeback(self, it: Instr, acc: Net, vf: Net | None, out_bits: int, stage: int) -> Net:
         e = self.e
         if it.wb in ("quant", "abs"):
@@ -462,34 +422,27 @@ class _Generator:
         src = mant if it.wb == "norm_m" else expo
         return e.reg("n", out_bits, f"{src.name}[{out_bits - 1}:0]", stage + 1)
 
-    def table(self, it: Instr, floor: int) -> None:
+    def table_eval(self, it: Instr, x: Net, out_bits: int, stage: int) -> Net:
+        """One venom_lut_unit on ``x`` valid at ``stage``, then its rounding: the code at ``stage`` + 5."""
         e, lut = self.e, it.lut
-        elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
-        stage = self._resolve(set(self._reads(it)), floor, it.name)
+        if x.bits > LUT_DW:
+            raise ArrayError(f"{it.name}: table input of {x.bits} bits (> {LUT_DW})")
         mem, tw, depth = self._table_mem(lut)
-        f = lut_fields(lut)
-        fw = _FIELD_W
-        out_bits = _written_bits(it)
-        for i1, j2 in elems:
-            x = self.value(_addr(it.segs[0].a, i1, j2, 0), stage)
-            if isinstance(x, int):
-                raise ArrayError(f"{it.name}: table input is a constant")
-            if x.bits > LUT_DW:
-                raise ArrayError(f"{it.name}: table input of {x.bits} bits (> {LUT_DW})")
-            val = e.wire("lv", LUT_ACC_W, None, stage + 4)
-            rs = e.name("lr")
-            e.decl.append(f"wire [{SH_W - 1}:0] {rs};")
-            self.tables += 1
-            e.body.append(
-                f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({LUT_ACC_W}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
-                f".R_W({max(lut.shift, 1)}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
-                f"    .clk(ap_clk), .en(1'b1), .x({sx(x, LUT_DW)}), .kind(LUT_{LUT_KINDS[f['kind']].upper()}), "
-                f".tbase({_ulit(0, _ubits(depth))}),\n"
-                f"    .lo({_lit(f['lo'], LUT_DW)}), .hi({_lit(f['hi'], LUT_DW)}), .s({_ulit(f['s'], fw['F_L_S_W'])}), "
-                f".f_in({_ulit(f['f_in'], fw['F_L_FIN_W'])}), .nmax({_ulit(f['nmax'], fw['F_L_NMAX_W'])}),\n"
-                f"    .sh_relu({_ulit(f['sh_relu'], fw['F_L_SHRELU_W'])}), .sh_v({_ulit(f['sh_v'], fw['F_L_SHV_W'])}), "
-                f".rshift({_ulit(f['rshift'], SH_W)}), .val({val.name}), .rshift_out({rs}));")
-            self.cur[_addr((*it.dest, 0), i1, j2, 0)] = self.quantize(val, it, rs, out_bits, stage + 4)
+        f, fw = lut_fields(lut), _FIELD_W
+        val = e.wire("lv", LUT_ACC_W, None, stage + 4)
+        rs = e.name("lr")
+        e.decl.append(f"wire [{SH_W - 1}:0] {rs};")
+        self.tables += 1
+        e.body.append(
+            f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({LUT_ACC_W}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
+            f".R_W({max(lut.shift, 1)}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
+            f"    .clk(ap_clk), .en(1'b1), .x({sx(x, LUT_DW)}), .kind(LUT_{LUT_KINDS[f['kind']].upper()}), "
+            f".tbase({_ulit(0, _ubits(depth))}),\n"
+            f"    .lo({_lit(f['lo'], LUT_DW)}), .hi({_lit(f['hi'], LUT_DW)}), .s({_ulit(f['s'], fw['F_L_S_W'])}), "
+            f".f_in({_ulit(f['f_in'], fw['F_L_FIN_W'])}), .nmax({_ulit(f['nmax'], fw['F_L_NMAX_W'])}),\n"
+            f"    .sh_relu({_ulit(f['sh_relu'], fw['F_L_SHRELU_W'])}), .sh_v({_ulit(f['sh_v'], fw['F_L_SHV_W'])}), "
+            f".rshift({_ulit(f['rshift'], SH_W)}), .val({val.name}), .rshift_out({rs}));")
+        return self.quantize(val, it, rs, out_bits, stage + 4)
 
     def _table_mem(self, lut: Lut) -> tuple[str, int, int]:
         """One $readmemh file per distinct table, one word longer than the table (the interpolation reads i + 1
@@ -503,7 +456,120 @@ class _Generator:
             self._mem_of[key] = (name, tw, len(codes))
         return self._mem_of[key]
 
-    # ---------------------------------------------------------------- the whole pipeline
+    # ---------------------------------------------------------------- one instruction = one stage group
+    def _operands(self, it: Instr, i1: int, j2: int, stage: int) -> tuple[list[tuple], Net | None]:
+        """An element's terms (a, b, shift), each factor a net valid at ``stage`` or a constant, and its variable
+        shift (a net, or None). A table use is one term (x, None, 0)."""
+        if it.op == "lut":
+            return [(self.value(_addr(it.segs[0].a, i1, j2, 0), stage), None, 0)], None
+        terms, vf = [], None
+        for sg in it.segs:
+            for k in range(sg.k):
+                if sg.vf:
+                    vf = self.value(_addr(sg.b, i1, j2, k), stage)
+                    continue
+                a = 1 if sg.a_one else self.value(_addr(sg.a, i1, j2, k), stage)
+                b = sg.w(i1, j2, k) if sg.b_w else self.value(_addr(sg.b, i1, j2, k), stage)
+                terms.append((a, b, sg.shift))
+        return terms, vf
+
+    def _element(self, it: Instr, terms: list[tuple], vf: Net | None, stage: int) -> tuple[Net, Net | None]:
+        """The exact sum of one element (products registered at ``stage`` + 1, then the adder tree), or a table
+        use's input; with its variable shift."""
+        if it.op == "lut":
+            return terms[0][0], None
+        prods, const = [], 0
+        for a, b, sh in terms:
+            p = self.product(a, b, stage)
+            if isinstance(p, int):
+                const += p << sh
+            else:
+                prods.append((p, sh))
+        pstage = stage + 1 if prods else stage
+        return self.adder([(self.e.at(n, pstage), sh) for n, sh in prods], const, pstage), vf
+
+    def _finish(self, it: Instr, acc: Net, vf: Net | None, out_bits: int, stage: int) -> Net:
+        if it.op == "lut":
+            return self.table_eval(it, acc, out_bits, stage)
+        return self.writeback(it, acc, vf, out_bits, stage)
+
+    def group(self, it: Instr, floor: int) -> None:
+        """Every element of ``it``: all at once (fold 1), or ``fold`` elements per lane one clock after another."""
+        elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+        stage = self._resolve(set(self._reads(it)), floor, it.name)
+        out_bits = _written_bits(it)
+        F = min(self.fold, len(elems))
+        if F == 1:
+            done = [self._element(it, *self._operands(it, i1, j2, stage), stage) for i1, j2 in elems]
+            astage = max(acc.stage for acc, _ in done)
+            outs = [self._finish(it, self.e.at(acc, astage), vf, out_bits, astage) for acc, vf in done]
+        else:
+            outs = self._folded(it, elems, stage, F, out_bits)
+        for (i1, j2), out in zip(elems, outs):
+            self.cur[_addr((*it.dest, 0), i1, j2, 0)] = out
+
+    def _folded(self, it: Instr, elems: list[tuple[int, int]], stage: int, F: int, out_bits: int) -> list[Net]:
+        """Lane l computes elements l F + p in phase p = 0 .. F - 1 (one per clock). The group's inputs are held
+        from its start (a token at ``stage``); each lane's factors are selected by phase into registers (the
+        multipliers' input registers); each result is stored into its element's register; all outputs are valid
+        F clocks after the first phase's."""
+        e = self.e
+        start = self.ctl(self.valid, stage)
+        pw = _sbits(F)
+        ph = e.name("ph")  # the phase, p in clock stage + 1 + p; F when idle
+        e.decl.append(f"reg signed [{pw - 1}:0] {ph};")
+        e.seq.append(f"{ph} <= {start} ? {_lit(0, pw)} : ({ph} == {_lit(F, pw)}) ? {ph} : {ph} + {_lit(1, pw)};")
+        self.rst_regs.append((ph, _lit(F, pw)))
+        phase = Net(ph, pw, stage + 1)
+        holds: dict[str, Net] = {}
+
+        def hold(n: Net) -> Net:  # the value at the group's start, held while its phases run
+            if n.name not in holds:
+                holds[n.name] = h = Net(e.name("h"), n.bits, stage + 1)
+                e.decl.append(f"reg signed [{n.bits - 1}:0] {h.name};")
+                e.seq.append(f"if ({start}) {h.name} <= {n.name};")
+            return holds[n.name]
+
+        def select(values: list[Net | int]) -> Net | int:  # by phase, registered: phase p in clock stage + 2 + p
+            if all(isinstance(v, int) for v in values) and len(set(values)) == 1:
+                return values[0]
+            bits = max(v.bits if isinstance(v, Net) else _sbits(v) for v in values)
+            m = e.name("m")
+            e.decl.append(f"reg signed [{bits - 1}:0] {m};")
+            cases = " ".join(f"{p}: {m} <= {_lit(v, bits) if isinstance(v, int) else sx(hold(v), bits)};"
+                             for p, v in enumerate(values))
+            e.seq.append(f"case ({ph}) {cases} default: {m} <= {_lit(0, bits)}; endcase")
+            return Net(m, bits, stage + 2)
+
+        lanes = -(-len(elems) // F)
+        ops = [self._operands(it, i1, j2, stage) for i1, j2 in elems]
+        pad = ([(0 if isinstance(a, Net) else a, 0 if isinstance(b, Net) else b, sh) for a, b, sh in ops[0][0]],
+               None if ops[0][1] is None else 0)
+        outs: list[Net | None] = [None] * len(elems)
+        results = []
+        for lane in range(lanes):
+            mine = [ops[lane * F + p] if lane * F + p < len(elems) else pad for p in range(F)]
+            terms = [(select([m[0][t][0] for m in mine]), None if it.op == "lut" else select([m[0][t][1] for m in mine]),
+                      mine[0][0][t][2]) for t in range(len(mine[0][0]))]
+            vf = None if mine[0][1] is None else select([m[1] for m in mine])
+            if isinstance(vf, int):
+                vf = e.wire("k", SH_W + 1, _lit(vf, SH_W + 1), stage + 2)
+            acc, vf = self._element(it, terms, vf, stage + 2)
+            results.append((lane, acc, vf))
+        astage = max(acc.stage for _, acc, _ in results)
+        for lane, acc, vf in results:
+            res = self._finish(it, e.at(acc, astage), vf, out_bits, astage)
+            when = e.at(phase, res.stage)  # the phase of the result in this clock
+            for p in range(F):
+                k = lane * F + p
+                if k < len(elems):
+                    o = e.name("o")
+                    e.decl.append(f"reg signed [{out_bits - 1}:0] {o};")
+                    e.seq.append(f"if ({when.name} == {_lit(p, pw)}) {o} <= {res.name};")
+                    outs[k] = Net(o, out_bits, res.stage + F)
+        return outs
+
+    # ---------------------------------------------------------------- the whole array
     def build(self) -> ArrayDesign:
         prog, e = self.prog, self.e
         step, finish = self._program("step", "finish"), self._program("finish", "end")
@@ -526,84 +592,145 @@ class _Generator:
         self.state = {a: bits[a] for a in live if a in written}
         for a in live - written:  # read, never written by a step: a constant (its INIT value, else 0)
             self.cur[a] = sim.dmem[a] if a in written_init else 0
-        # stage 0: the token port
+        # ---- the step: tokens in at stage 0
         tok = self.token
+        t = tok["t"]
+        tfield = f"token_TDATA[{t.lsb + t.bits - 1}:{t.lsb}]"
+        self.ctl_src = {"v": (1, "token_TVALID"), "first": (1, f"({tfield} == {_ulit(0, t.bits)})"),
+                        "last": (1, f"({tfield} == {_ulit(self.L - 1, t.bits)})")}
+        for name in ("slot", "channel", "time"):
+            f = tok[name]
+            self.ctl_src[name] = (f.bits, f"token_TDATA[{f.lsb + f.bits - 1}:{f.lsb}]")
         in_bits = prog.in_fmt.width + (0 if prog.in_fmt.signed else 1)
         for k, fld in enumerate(("i", "q")):
             f = tok[fld]
             self.cur[prog.in_addr + k] = e.wire("x", in_bits, f"token_TDATA[{f.lsb + in_bits - 1}:{f.lsb}]", 0)
         for it in step:
-            (self.table if it.op == "lut" else self.mac)(it, 0)
-        # write the state back; D: every state word written, every head input available
-        ends = []
+            self.group(it, 0)
+        n_step_products = len(self.products)
+        # D: every state word written back, every head input available
         for g in self.state_groups:
-            finals = [self.cur[a] for a in g["addrs"]]
-            ws = max(v.stage for v in finals if isinstance(v, Net))
-            g["write"] = ws
-            ends.append(ws)
-        head_reads: set[int] = set()  # the head's inputs: words FINISH reads before it writes them
+            g["write"] = max(v.stage for a in g["addrs"] for v in [self.cur[a]] if isinstance(v, Net))
+        head_reads: list[int] = []  # the head's inputs: words FINISH reads before it writes them
         head_writes: set[int] = set()
         for it in finish:
-            head_reads.update(a for a in self._reads(it) if a not in head_writes)
+            head_reads += [a for a in self._reads(it) if a not in head_writes and a not in head_reads]
             head_writes.update(self._writes(it))
-        head_in = [v for a in head_reads for v in [self.cur[a]] if isinstance(v, Net)]
-        D = max(ends + [v.stage for v in head_in]) + 1
+        head_in = {a: self.cur[a] for a in head_reads}
+        D = max([g["write"] for g in self.state_groups] + [v.stage for v in head_in.values() if isinstance(v, Net)]) + 1
         for g in self.state_groups:
-            finals = [self.e.at(self.cur[a], g["write"]) for a in g["addrs"]]
-            word = ", ".join(f"{v.name}" for v in reversed(finals))
+            finals = [e.at(self.cur[a], g["write"]) for a in g["addrs"]]
             e.seq.append(f"if ({self.ctl('v', g['write'])}) {g['mem']}[{self.ctl('slot', g['write'])}] <= "
-                         f"{{{word}}};")
-        # the head: FINISH from stage D on
+                         f"{{{', '.join(v.name for v in reversed(finals))}}};")
+        # ---- the head: its own pipeline from each head start (stage 0), fed by the head queue
+        queue = self._head_queue(head_in, D)
+        self.cur = dict(queue)
+        self.fold, self.valid = self.head_fold, "hv"
         for it in finish:
-            (self.table if it.op == "lut" else self.mac)(it, D)
+            self.group(it, 0)
         mu, lv = (self.cur[a] for a in prog.out_addr)
         R = max(v.stage for v in (mu, lv) if isinstance(v, Net))
-        mu, lv = (self.e.at(v, R) for v in (mu, lv))
+        mu, lv = (e.at(v, R) for v in (mu, lv))
         verilog = self._render(mu, lv, R)
         return ArrayDesign(verilog=verilog, mems=self.mems, token=self.token, record=self.record, slots=self.S,
-                           length=self.L, channels=self.n_ch, record_fifo=self.rf, step_latency=D,
-                           head_latency=R + 1 - D, n_stages=R + 1, products=self.products, tables=self.tables,
-                           state_bits=self.state_bits)
+                           length=self.L, channels=self.n_ch, record_fifo=self.rf, fold=self.step_fold,
+                           head_interval=self.head_fold, head_queue=self.hq, step_latency=D, head_latency=R + 1,
+                           n_stages=D + R + 1, products=self.products, step_products=n_step_products,
+                           tables=self.tables, state_bits=self.state_bits)
+
+    def _head_queue(self, head_in: dict[int, Net | int], D: int) -> dict[int, Net | int]:
+        """A window's last token asks for the head at stage D (its pooling state and tag); the head starts one
+        window every ``head_fold`` clocks, the request itself when the head is free and nothing waits, else the
+        oldest waiting one; a request that finds ``head_queue`` windows waiting (not starting in this clock) is
+        dropped and counted. Returns the head's inputs as nets of head stage 0."""
+        e, hq, hf = self.e, self.hq, self.head_fold
+        nets = [(a, e.at(v, D)) for a, v in head_in.items() if isinstance(v, Net)]
+        fields = [("time", self.ctl("time", D), TIME_BITS), ("channel", self.ctl("channel", D), self.ch_bits)]
+        qw = sum(v.bits for _, v in nets) + TIME_BITS + self.ch_bits
+        qa, bw = _ubits(hq), _ubits(hf)
+        word = ", ".join([f for _, f, _ in fields] + [v.name for _, v in reversed(nets)])
+        e.decl += [
+            f"wire hreq = {self.ctl('v', D)} & {self.ctl('last', D)} & ap_rst_n;",
+            f"wire [{qw - 1}:0] hreq_word = {{{word}}};",
+            f"reg [{qw - 1}:0] hq_mem [0:{hq - 1}];",
+            f"reg [{qa}:0] hq_count;",
+            f"reg [{qa - 1}:0] hq_rd, hq_wr;",
+            f"reg [{bw - 1}:0] hbusy;  // clocks until the head can start again",
+            "wire hfree = (hbusy == 0);",
+            "wire hq_any = (hq_count != 0);",
+            "assign hstart = hfree & (hq_any | hreq);",
+            "wire hq_pop = hfree & hq_any;",
+            f"assign hstart_word = hq_any ? hq_mem[hq_rd] : hreq_word;",
+            "wire hq_want = hreq & ~(hfree & ~hq_any);  // not started at once: it waits",
+            f"wire hq_full = (hq_count == {_ulit(hq, qa + 1)}) & ~hq_pop;",
+            "wire hq_push = hq_want & ~hq_full;",
+            "wire hq_drop = hq_want & hq_full;",
+        ]
+        e.seq.append("if (hq_push) hq_mem[hq_wr] <= hreq_word;")
+        self.head_regs = [
+            (f"hq_count", f"{_ulit(0, qa + 1)}", f"hq_count + {{{qa}'d0, hq_push}} - {{{qa}'d0, hq_pop}}"),
+            ("hq_rd", _ulit(0, qa), f"hq_pop ? ((hq_rd == {_ulit(hq - 1, qa)}) ? {_ulit(0, qa)} : hq_rd + {_ulit(1, qa)}) : hq_rd"),
+            ("hq_wr", _ulit(0, qa), f"hq_push ? ((hq_wr == {_ulit(hq - 1, qa)}) ? {_ulit(0, qa)} : hq_wr + {_ulit(1, qa)}) : hq_wr"),
+            ("hbusy", _ulit(0, bw), f"hstart ? {_ulit(hf - 1, bw)} : hfree ? hbusy : hbusy - {_ulit(1, bw)}"),
+        ]
+        off = 0
+        self.hq_word_bits = qw
+        self.ctl_src["hv"] = (1, "hstart")
+        out: dict[int, Net | int] = {a: v for a, v in head_in.items() if isinstance(v, int)}
+        for a, v in nets:
+            nm = e.name("hin")
+            e.decl.append(f"wire signed [{v.bits - 1}:0] {nm} = hstart_word[{off + v.bits - 1}:{off}];")
+            out[a] = Net(nm, v.bits, 0)
+            off += v.bits
+        self.ctl_src["hchannel"] = (self.ch_bits, f"hstart_word[{off + self.ch_bits - 1}:{off}]")
+        off += self.ch_bits
+        self.ctl_src["htime"] = (TIME_BITS, f"hstart_word[{off + TIME_BITS - 1}:{off}]")
+        return out
 
     def _render(self, mu: Net, lv: Net, R: int) -> str:
         e, tok, rec = self.e, self.token, self.record
         fw = target.RECORD_FIELD_BITS
-        for sig in ("v", "last", "channel", "time"):
+        for sig in ("hv", "hchannel", "htime"):
             self.ctl(sig, R)
-        # control chains: stage 0 from the token word, then one register per stage
-        ctl_lines, ctl_seq, ctl_rst = [], [], []
-        t = tok["t"]
-        widths = {"v": 1, "first": 1, "last": 1, "slot": tok["slot"].bits, "channel": tok["channel"].bits,
-                  "time": tok["time"].bits}
-        src0 = {"v": "token_TVALID", "first": f"(token_TDATA[{t.lsb + t.bits - 1}:{t.lsb}] == {_ulit(0, t.bits)})",
-                "last": f"(token_TDATA[{t.lsb + t.bits - 1}:{t.lsb}] == {_ulit(self.L - 1, t.bits)})"}
-        for name in ("slot", "channel", "time"):
-            f = tok[name]
-            src0[name] = f"token_TDATA[{f.lsb + f.bits - 1}:{f.lsb}]"
+        # control chains: stage 0 from the token word (step) or the head start (head), one register per stage
+        ctl_lines, ctl_seq, resets = [], [], list(self.rst_regs)
         for sig, top in sorted(self.ctl_max.items()):
-            w = widths[sig]
+            w, src = self.ctl_src[sig]
             rng = f"[{w - 1}:0] " if w > 1 else ""
-            ctl_lines.append(f"wire {rng}{sig}_s0 = {src0[sig]};")
+            ctl_lines.append(f"wire {rng}{sig}_s0 = {src};")
             for s in range(1, top + 1):
                 ctl_lines.append(f"reg {rng}{sig}_s{s};")
-                (ctl_rst if sig == "v" else ctl_seq).append(f"{sig}_s{s} <= {sig}_s{s - 1};")
+                if sig in ("v", "hv"):  # valid bits: cleared by reset
+                    resets.append((f"{sig}_s{s}", "1'b0", f"{sig}_s{s - 1}"))
+                else:
+                    ctl_seq.append(f"{sig}_s{s} <= {sig}_s{s - 1};")
+        resets = [r if len(r) == 3 else (r[0], r[1], None) for r in resets]
         ch_w, rec_w, a_w = self.ch_bits, rec.bits, _ubits(self.rf)
+        reset_regs = resets + self.head_regs + [
+            ("count", _ulit(0, a_w + 1), f"count + {{{a_w}'d0, push}} - {{{a_w}'d0, pop}}"),
+            ("rd_ptr", _ulit(0, a_w), f"pop ? ((rd_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : "
+                                      f"rd_ptr + {_ulit(1, a_w)}) : rd_ptr"),
+            ("wr_ptr", _ulit(0, a_w), f"push ? ((wr_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : "
+                                      f"wr_ptr + {_ulit(1, a_w)}) : wr_ptr")]
         header = generated_header("venom-fpga array", {"program": repr(self.prog.entry).encode()})
-        mem_dir = self.mem_dir
+        d = self.ctl_max.get("v", 0)
         lines = [
             "// SPDX-License-Identifier: BSD-3-Clause",
             f"// {header}",
             "`resetall", "`timescale 1ns / 1ps", "`default_nettype none", "",
-            f"// venom_array: {self.S} slots, windows of {self.L} samples, {self.n_ch} channels, {R + 1} pipeline "
-            "stages (python/venom_fpga/rtl/array.py)",
+            f"// venom_array: {self.S} slots, windows of {self.L} samples, {self.n_ch} channels, fold {self.step_fold}, "
+            f"head every {self.head_fold} clocks (python/venom_fpga/rtl/array.py)",
             "module venom_array #(",
-            f"    parameter MEM_DIR = \"{mem_dir}\"",
+            f"    parameter MEM_DIR = \"{self.mem_dir}\"",
             ") (",
             *_ports(tok.bits, rec_w, ch_w),
             ");", "",
             '`include "venom_contract.vh"', "",
             "assign token_TREADY = 1'b1;  // never stalls", "",
-            "// ---- control: valid, first/last sample, slot and tag of the token at each stage",
+            "// ---- control: valid, first/last sample, slot and tag at each stage of the step (*_s<k>, to stage "
+            f"{d}) and of the head (h*_s<k>)",
+            "wire hstart;",
+            f"wire [{self.hq_word_bits - 1}:0] hstart_word;",
             *ctl_lines, "",
             "// ---- datapath",
             *e.decl, "",
@@ -613,46 +740,41 @@ class _Generator:
             "end", "",
             "always @(posedge ap_clk) begin",
             "    if (!ap_rst_n) begin",
-            *(f"        {s.split(' <=')[0]} <= 1'b0;" for s in ctl_rst),
+            *(f"        {r} <= {v};" for r, v, _ in reset_regs),
             "    end else begin",
-            *(f"        {s}" for s in ctl_rst),
+            *(f"        {r} <= {n};" for r, _, n in reset_regs if n is not None),
             "    end",
             "end", "",
             "// ---- record FIFO: a record that finds it full is dropped and counted for its channel",
-            f"wire push_req = v_s{R} & last_s{R} & ap_rst_n;",
-            f"wire [{rec_w - 1}:0] rec_word = {{time_s{R}, channel_s{R}, {sx(lv, fw)}, {sx(mu, fw)}}};",
+            f"wire push_req = hv_s{R} & ap_rst_n;",
+            f"wire [{rec_w - 1}:0] rec_word = {{htime_s{R}, hchannel_s{R}, {sx(lv, fw)}, {sx(mu, fw)}}};",
             f"reg [{rec_w - 1}:0] fifo [0:{self.rf - 1}];",
             f"reg [{a_w}:0] count;",
             f"reg [{a_w - 1}:0] rd_ptr, wr_ptr;",
             "wire pop = record_TVALID & record_TREADY;",
             f"wire full = (count == {_ulit(self.rf, a_w + 1)}) & ~pop;",
             "wire push = push_req & ~full;",
+            "wire fifo_drop = push_req & full;",
             "assign record_TVALID = (count != 0);",
             "assign record_TDATA = fifo[rd_ptr];",
-            f"reg [{COUNT_W - 1}:0] drops [0:{self.n_ch - 1}];",
+            "always @(posedge ap_clk) if (push) fifo[wr_ptr] <= rec_word;", "",
+            "// ---- drop counters per channel: head queue and record FIFO (both may drop in one clock)",
+            f"reg [{COUNT_W - 1}:0] drops_hq [0:{self.n_ch - 1}];",
+            f"reg [{COUNT_W - 1}:0] drops_fifo [0:{self.n_ch - 1}];",
             "integer i;",
             "initial begin",
-            f"    for (i = 0; i < {self.n_ch}; i = i + 1) drops[i] = {COUNT_W}'d0;",
+            f"    for (i = 0; i < {self.n_ch}; i = i + 1) begin",
+            f"        drops_hq[i] = {COUNT_W}'d0;",
+            f"        drops_fifo[i] = {COUNT_W}'d0;",
+            "    end",
             f"    drop_total = {COUNT_W}'d0;",
             "end",
             "always @(posedge ap_clk) begin",
-            "    if (push) fifo[wr_ptr] <= rec_word;",
-            f"    if (push_req & full) begin",
-            f"        drops[channel_s{R}] <= drops[channel_s{R}] + {COUNT_W}'d1;",
-            f"        drop_total <= drop_total + {COUNT_W}'d1;",
-            "    end",
-            "    drop_count <= drops[drop_addr];",
-            "end",
-            "always @(posedge ap_clk) begin",
-            "    if (!ap_rst_n) begin",
-            f"        count <= {_ulit(0, a_w + 1)};",
-            f"        rd_ptr <= {_ulit(0, a_w)};",
-            f"        wr_ptr <= {_ulit(0, a_w)};",
-            "    end else begin",
-            f"        count <= count + {{{a_w}'d0, push}} - {{{a_w}'d0, pop}};",
-            f"        if (pop) rd_ptr <= (rd_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : rd_ptr + {_ulit(1, a_w)};",
-            f"        if (push) wr_ptr <= (wr_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : wr_ptr + {_ulit(1, a_w)};",
-            "    end",
+            f"    if (hq_drop) drops_hq[channel_s{d}] <= drops_hq[channel_s{d}] + {COUNT_W}'d1;",
+            f"    if (fifo_drop) drops_fifo[hchannel_s{R}] <= drops_fifo[hchannel_s{R}] + {COUNT_W}'d1;",
+            f"    if (hq_drop | fifo_drop) drop_total <= drop_total + {{{COUNT_W - 1}'d0, hq_drop}} + "
+            f"{{{COUNT_W - 1}'d0, fifo_drop}};",
+            "    drop_count <= drops_hq[drop_addr] + drops_fifo[drop_addr];",
             "end", "",
             "endmodule", "", "`resetall", ""]
         return "\n".join(lines)
@@ -671,14 +793,19 @@ def _ports(tok_w: int, rec_w: int, ch_w: int) -> list[str]:
             + ("," if i < len(ports) - 1 else "") for i, (d, k, w, n) in enumerate(ports)]
 
 
-def generate(fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int = 16,
-             mem_dir: str = "") -> ArrayDesign:
+def generate(fm: FixedModel, slots: int, length: int, channels: int, record_fifo: int = 16, fold: int = 1,
+             head_fold: int = 1, head_queue: int = 4, mem_dir: str = "") -> ArrayDesign:
     """The array datapath of ``fm`` for ``slots`` windows in flight of ``length`` samples, ``channels`` channels
-    (the tag's channel id) and a record FIFO of ``record_fifo`` records."""
-    for name, v in (("slots", slots), ("length", length), ("channels", channels), ("record_fifo", record_fifo)):
+    (the tag's channel id), one token every ``fold`` clocks at most, one head start every ``head_fold`` clocks, a
+    head queue of ``head_queue`` windows and a record FIFO of ``record_fifo`` records."""
+    for name, v in (("slots", slots), ("length", length), ("channels", channels), ("record_fifo", record_fifo),
+                    ("fold", fold), ("head_fold", head_fold), ("head_queue", head_queue)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ArrayError(f"array: {name} must be a positive integer, got {v!r}")
-    return _Generator(fm, int(slots), int(length), int(channels), int(record_fifo), mem_dir).build()
+    if fold & (fold - 1):
+        raise ArrayError(f"array: fold must be a power of two, got {fold}")
+    return _Generator(fm, int(slots), int(length), int(channels), int(record_fifo), int(fold), int(head_fold),
+                      int(head_queue), mem_dir).build()
 
 
 def write(design: ArrayDesign, out: str | os.PathLike) -> Path:
