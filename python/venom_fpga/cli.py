@@ -407,12 +407,12 @@ def cmd_plan(args: argparse.Namespace) -> None:
     rate_hz = args.sample_rate or model_sample_rate(ckpt.meta)
     model = FixedModel(ckpt, args.precision)
     model.precision.check_window_length(length, "plan")
-    report = plan_report(model.plan, args.channels, args.rate, clock * 1e6, rate_hz, length, budget)
+    report = plan_report(model, args.channels, args.rate, clock * 1e6, rate_hz, length, budget)
     with atomic_paths(out, plot) as (tmp_out, tmp_plot):
         write_json(tmp_out, report)
         plot_array_capacity(overflow_curves(report), args.rate, report["overflow_target"], tmp_plot)
     print(f"array plan: {args.channels} channels, {args.rate:g} counts/s per pixel, {clock:g} MHz, model rate "
-          f"{rate_hz / 1e3:g} kHz, L = {length} (resources are estimates)")
+          f"{rate_hz / 1e3:g} kHz, L = {length} (DSP48E2 and timing of the generated RTL; BRAM, LUT estimated)")
     print(format_table(report))
     c = report["chosen"]
     if c is None:

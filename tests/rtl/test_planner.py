@@ -9,7 +9,9 @@ from model_zoo import PUBLISHED, SMALL, random_tensors
 
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.rtl.array_model import ArrayTiming, photon_windows, schedule, simulate
-from venom_fpga.rtl.planner import Budget, capacity, choose, dsp_per_product, overflow_probability, resources
+from venom_fpga.rtl import array
+from venom_fpga.rtl.planner import (RECORD_LATENCY_US, Budget, capacity, choose, dsp_per_product,
+                                    overflow_probability, resources)
 
 
 @pytest.mark.parametrize("slots, rate", [(8, 2000.0), (12, 3000.0)])
@@ -38,19 +40,24 @@ def test_dsp_mapping():
 
 @pytest.mark.parametrize("dims", [PUBLISHED, SMALL], ids=["published", "small"])
 def test_configurations_obey_the_contract(dims):
-    plan = FixedModel((dims, random_tensors(dims, 2))).plan
-    chosen, options = choose(plan, channels=512, rate_cps=500.0, clock_hz=512e6, sample_rate_hz=500e3, length=64)
+    model = FixedModel((dims, random_tensors(dims, 2)))
+    chosen, options = choose(model, channels=512, rate_cps=500.0, clock_hz=512e6, sample_rate_hz=500e3, length=64)
     assert chosen is not None and chosen.fits and chosen.capacity_cps >= 500.0
     assert chosen.fold == min(c.fold for c in options if c.fits and c.capacity_cps >= 500.0)
     for c in options:
         tm = c.timing
         assert tm.min_spacing >= tm.step_latency and c.slots * c.fold <= tm.period
-        assert c.resources.dsp_step >= plan.step_products() / c.fold  # every product has a multiplier
+        assert c.record_latency_us <= RECORD_LATENCY_US
+        # the timing is the generated RTL's
+        d = array.generate(model, slots=c.slots, length=64, channels=512, fold=c.fold, head_fold=tm.head_interval)
+        assert (d.step_latency, d.head_latency) == (tm.step_latency, tm.head_latency)
+        assert c.resources.dsp == array.dsp48e2(d.products)
     caps = [c.capacity_cps for c in options]
     assert caps == sorted(caps, reverse=True)  # folding more serves fewer windows
     # a budget without the DSPs of F = 1 chooses a larger fold
     f1 = options[0].resources
     small = Budget(dsp=f1.dsp - 1, bram36=1e9, uram=100, lut=10**9)
-    chosen2, _ = choose(plan, 512, 500.0, 512e6, 500e3, 64, budget=small)
+    chosen2, _ = choose(model, 512, 500.0, 512e6, 500e3, 64, budget=small)
     assert chosen2.fold > 1 and chosen2.resources.dsp <= small.dsp
-    assert resources(plan, 1, 1024, 64).bram36 > resources(plan, 1, 512, 64).bram36  # deeper slot memory
+    d = array.generate(model, slots=2, length=64, channels=512)
+    assert resources(d, 1024).bram36 > resources(d, 512).bram36  # deeper slot memory

@@ -154,6 +154,9 @@ class ArrayDesign:
     step_products: int = 0  # multipliers of the step (the rest are the head's)
     tables: int = 0  # table evaluations in flight (one venom_lut_unit each)
     state_bits: int = 0  # slot state per slot
+    state_words: list[int] = field(default_factory=list)  # width of each slot-state RAM
+    adder_bits: int = 0  # sum over adders of (operands - 1) x width: the adder trees' LUT count, roughly
+    mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4)
 
     def timing(self, period: int):
         """The array model's ArrayTiming of this design for a model-rate period of ``period`` clocks."""
@@ -250,6 +253,7 @@ class _Generator:
         self.state_groups: list[dict] = []
         self.state_bits = 0
         self.rst_regs: list[tuple[str, str]] = []  # (register, reset value) of the phase counters
+        self.adder_bits = self.mux_bits = 0
         in_fmt = self.prog.in_fmt
         if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
             raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
@@ -353,6 +357,11 @@ class _Generator:
             self.products.append((a.bits, _sbits(c)))
             return e.reg("p", bits, f"{sx(a, bits)} * {_lit(c, bits)}", stage + 1)
         bits = a.bits + b.bits
+        if min(a.bits, b.bits) <= 2:  # a 2-bit factor (a flag): select and subtract, no multiplier
+            f, x = (a, b) if a.bits <= 2 else (b, a)
+            one = f"({f.name}[0] ? {sx(x, bits)} : {_lit(0, bits)})"
+            two = f"({f.name}[1] ? ({sx(x, bits)} <<< 1) : {_lit(0, bits)})" if f.bits == 2 else _lit(0, bits)
+            return e.reg("p", bits, f"{one} - {two}", stage + 1)
         self.products.append((max(a.bits, b.bits), min(a.bits, b.bits)))
         return e.reg("p", bits, f"{sx(a, bits)} * {sx(b, bits)}", stage + 1)
 
@@ -370,6 +379,7 @@ class _Generator:
             ops.append(_lit(const, bits))
         while True:
             chunks = [ops[i:i + ADD_FANIN] for i in range(0, len(ops), ADD_FANIN)]
+            self.adder_bits += sum(bits * (len(ch) - 1) for ch in chunks)
             stage += 1
             nets = [e.reg("s", bits, " + ".join(ch), stage) for ch in chunks]
             if len(nets) == 1:
@@ -539,6 +549,7 @@ class _Generator:
             cases = " ".join(f"{p}: {m} <= {_lit(v, bits) if isinstance(v, int) else sx(hold(v), bits)};"
                              for p, v in enumerate(values))
             e.seq.append(f"case ({ph}) {cases} default: {m} <= {_lit(0, bits)}; endcase")
+            self.mux_bits += bits * -(-(len(values) - 1) // 3)
             return Net(m, bits, stage + 2)
 
         lanes = -(-len(elems) // F)
@@ -636,7 +647,9 @@ class _Generator:
                            length=self.L, channels=self.n_ch, record_fifo=self.rf, fold=self.step_fold,
                            head_interval=self.head_fold, head_queue=self.hq, step_latency=D, head_latency=R + 1,
                            n_stages=D + R + 1, products=self.products, step_products=n_step_products,
-                           tables=self.tables, state_bits=self.state_bits)
+                           tables=self.tables, state_bits=self.state_bits,
+                           state_words=[g["bits"] for g in self.state_groups], adder_bits=self.adder_bits,
+                           mux_bits=self.mux_bits)
 
     def _head_queue(self, head_in: dict[int, Net | int], D: int) -> dict[int, Net | int]:
         """A window's last token asks for the head at stage D (its pooling state and tag); the head starts one
