@@ -10,21 +10,25 @@
 #                             bit-exact against the fixed model -> build/reports/csim.json
 #   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH) -> build/reports/hls.json
 #   make rtl                  generated Verilog tops per LANES (rtl/generated/<stem>_l<N>/)
-#   make cosim [SIM=icarus]   RTL vs fixed model under cocotb (Verilator default) -> build/reports/cosim.json
-#   make resources            Yosys synth_xilinx -family xcup per LANES -> build/reports/resources.json (slow)
+#   make cosim [SIM=icarus]   the array (full size) and the engine vs the fixed and array models under cocotb
+#                             (Verilator default) -> build/reports/cosim.json
+#   make resources            Yosys synth_xilinx -family xcup of the array (plan, F=2, 4) and the engine per LANES
+#                             -> build/reports/resources.json (slow)
 #   make vivado               Vivado out-of-context synth+impl per LANES -> build/reports/vivado.json (needs vivado)
 #   make plan                 the time-multiplexed array for 2,048 channels (fold, slots, capacity, estimated
 #                             resources) -> build/reports/plan.json and plan.png
 #   make summary              one screen of every report in build/reports/
 #
 # Variables: WEIGHTS (checkpoint, default the shipped PtSi-like model), PRESET (synthetic data matching WEIGHTS:
-# ptsi or inhf), LANES (folding settings), SIM (verilator or icarus), COSIM_WINDOWS, VENV.
+# ptsi or inhf), LANES (folding settings), SIM (verilator or icarus), COSIM_WINDOWS (engine),
+# COSIM_PERIODS (array: model-rate periods per photon rate), VENV.
 
 WEIGHTS ?= weights/venom_synth_ptsi.safetensors
 PRESET  ?= $(if $(findstring inhf,$(WEIGHTS)),inhf,ptsi)
 SIM     ?= verilator
 LANES   ?= 4 8
 COSIM_WINDOWS ?= 100
+COSIM_PERIODS ?= 2000
 VENV    ?= .venv
 PYTHON  ?= $(VENV)/bin/python
 CLI     := $(VENV)/bin/venom-fpga
@@ -52,8 +56,9 @@ demo: setup
 	    --plots $(BUILD)/reports
 	@$(STEP) export   $(CLI) export $(W)
 	@$(STEP) csim     $(CLI) csim $(W) --iq $(DEMO)/iq.npy
-	@$(STEP) cosim    $(CLI) cosim $(W) $(LANES_ARGS) --iq $(DEMO)/iq.npy --windows 10 --sim $(SIM)
 	@$(STEP) plan     $(CLI) plan $(W)
+	@$(STEP) cosim    $(CLI) cosim $(W) --array --periods 100 $(LANES_ARGS) --iq $(DEMO)/iq.npy --windows 10 \
+	    --sim $(SIM)
 	@$(CLI) summary
 
 export: setup
@@ -71,10 +76,13 @@ rtl: setup
 	$(CLI) rtl $(W) $(LANES_ARGS)
 
 cosim: setup
-	$(CLI) cosim $(W) $(LANES_ARGS) --windows $(COSIM_WINDOWS) --sim $(SIM)
+	$(CLI) synth --preset $(PRESET) --n-per-line 200 --seed 9 --out $(BUILD)/cosim/data --force --quiet
+	$(CLI) windows $(W) --data $(BUILD)/cosim/data --out $(BUILD)/cosim/iq.npy
+	$(CLI) cosim $(W) --iq $(BUILD)/cosim/iq.npy --array --periods $(COSIM_PERIODS) $(LANES_ARGS) \
+	    --windows $(COSIM_WINDOWS) --sim $(SIM)
 
 resources: setup
-	$(CLI) resources $(W) $(LANES_ARGS)
+	$(CLI) resources $(W) --array $(LANES_ARGS)
 
 vivado: setup
 	$(CLI) vivado $(W) $(LANES_ARGS)

@@ -4,7 +4,7 @@
 The case (VENOM_ARRAY_CASE, written by venom_fpga.rtl.array_sim) holds segments: per segment the clock, fields and
 input codes of every token, the consumer's TREADY per clock, how many clocks to run and the reset cycles after it.
 The testbench drives exactly that and writes what it sees (VENOM_ARRAY_OUT): per segment the clock, mu, log_var,
-channel and time of every record that left, then every channel's drop counter. The comparison with the array model
+channel and time of every record that left, then every channel's drop counter, the clocks run and their wall time. The comparison with the array model
 is in Python (array_sim.compare), so the same run serves the tests, `make cosim` and `predict --backend rtl`.
 Inputs change on the falling edge, outputs are sampled there: clock n is the cycle after rising edge n."""
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -42,6 +43,7 @@ async def token_stream(dut):
     for _ in range(RESET_CYCLES):
         await FallingEdge(dut.ap_clk)
     out: dict[str, np.ndarray] = {}
+    t0, clocks_run = time.time(), 0
     for s in range(int(case["segments"])):
         g = lambda k: case[f"s{s}_{k}"]  # noqa: E731
         clocks, tready = int(g("clocks")), g("tready")
@@ -65,6 +67,7 @@ async def token_stream(dut):
                 r = rec.unpack(int(dut.record_TDATA.value), signed=("mu", "log_var"))
                 seen.append((n, r["mu"], r["log_var"], r["channel"], r["time"]))
         assert k == len(tclock), f"segment {s}: {len(tclock) - k} tokens after its last clock"
+        clocks_run += clocks
         a = np.array(seen, dtype=np.int64).reshape(-1, 5)
         for j, name in enumerate(("clock", "mu", "log_var", "channel", "time")):
             out[f"s{s}_{name}"] = a[:, j]
@@ -83,5 +86,7 @@ async def token_stream(dut):
         await FallingEdge(dut.ap_clk)
         drops.append(int(dut.drop_count.value))
     out["drops"] = np.array(drops, dtype=np.int64)
+    out["stream_clocks"] = np.array(clocks_run)
+    out["stream_wall_s"] = np.array(time.time() - t0)
     out["drop_total"] = np.array(int(dut.drop_total.value))
     np.savez(os.environ["VENOM_ARRAY_OUT"], **out)

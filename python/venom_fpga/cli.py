@@ -335,16 +335,27 @@ def cmd_cosim(args: argparse.Namespace) -> None:
     ckpt = _load(args)
     iq = _load_windows(args.iq, ckpt) if args.iq is not None else None
     try:
+        array_report = None
+        if args.array:
+            from venom_fpga.rtl.array_sim import cosim as array_cosim
+
+            array_report = array_cosim(ckpt, args.precision, iq=iq, channels=args.channels, rate_cps=args.rate,
+                                       periods=args.periods, sim=args.sim, log=log, progress=_print_now)
         report = cosim(ckpt, args.precision, lanes=args.lanes, windows=args.windows,
                        iq=iq, sim=args.sim, log=log, progress=_print_now)
     except SimulationError as exc:
         raise CheckFailed(str(exc)) from None
+    if array_report is not None:
+        report["array"] = array_report
     write_json(path, report)
     problem = failure(report)
+    if array_report is not None and not array_report["ok"]:
+        problem = "; ".join(p for p in (f"array cosim: {array_report['first_difference']}", problem) if p)
     if problem:
         raise CheckFailed(f"{problem} -> {_show(path)}")
     lanes = ", ".join(str(s["lanes"]) for s in report["settings"])
-    print(f"cosim OK: {report['windows']} windows bit-exact at LANES {lanes} ({report['sim']}) -> {_show(path)}")
+    done = f"the array's {array_report['records']} records and " if array_report is not None else ""
+    print(f"cosim OK: {done}{report['windows']} windows bit-exact at LANES {lanes} ({report['sim']}) -> {_show(path)}")
 
 
 def cmd_resources(args: argparse.Namespace) -> None:
@@ -352,11 +363,20 @@ def cmd_resources(args: argparse.Namespace) -> None:
 
     path = _or(args.report, _reports() / "resources.json")
     _check_outputs(args, ("--report", path))
+    ckpt = _load(args)
     try:
-        report = resources(_load(args), args.precision, lanes=args.lanes, timeout=args.timeout,
+        array_report = None
+        if args.array:
+            from venom_fpga.rtl.resources import array_resources
+
+            array_report = array_resources(ckpt, args.precision, channels=args.channels, rate_cps=args.rate,
+                                           timeout=args.timeout, reuse=args.reuse, progress=_print_now)
+        report = resources(ckpt, args.precision, lanes=args.lanes, timeout=args.timeout,
                            reuse=args.reuse, fast=args.fast, progress=_print_now)
     except ResourcesError as exc:
         raise CheckFailed(str(exc)) from None
+    if array_report is not None:
+        report["array"] = array_report
     write_json(path, report)
     print(f"resources -> {_show(path)}")
 
@@ -584,6 +604,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iq", help=".npy of (N, L, 2) windows (default: synthetic probe windows)")
     p.add_argument("--sim", choices=["verilator", "icarus"], help="simulator (default $SIM, else verilator)")
     p.add_argument("--log", help="simulator and compiler output (default build/logs/cosim-sim.log)")
+    p.add_argument("--array", action="store_true",
+                   help="also the array datapath: the plan's configuration for --channels at --rate, Poisson photons "
+                        "at that rate and above capacity, records and drops against the array model")
+    p.add_argument("--channels", type=_in_range(int, 1, 1 << 16), default=2048, help="array channels (default 2048)")
+    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e6), default=1000.0,
+                   help="array photon rate, counts/s per pixel (default 1000)")
+    p.add_argument("--periods", type=_in_range(int, 1, 1_000_000), default=400,
+                   help="array model-rate periods per rate (default 400)")
     add_report(p, "cosim.json")
     p.set_defaults(func=cmd_cosim)
 
@@ -595,6 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per Yosys run (default 3600)")
     p.add_argument("--reuse", action="store_true", help="reuse a Yosys result newer than the hand-written RTL")
     p.add_argument("--fast", action="store_true", help="abc -fast LUT mapping (minutes; LUT count an upper bound)")
+    p.add_argument("--array", action="store_true",
+                   help="also the array RTL: the plan's configuration for --channels at --rate and folds 2, 4 "
+                        "(abc -fast LUT mapping), against the plan's figures")
+    p.add_argument("--channels", type=_in_range(int, 1, 1 << 16), default=2048, help="array channels (default 2048)")
+    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e6), default=1000.0,
+                   help="array photon rate, counts/s per pixel (default 1000)")
     add_report(p, "resources.json")
     p.set_defaults(func=cmd_resources)
 

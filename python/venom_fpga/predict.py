@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable
 
@@ -114,10 +115,11 @@ def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, prec
 
 def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None, lanes: int | None = None,
                  sim: str | None = None, log: str | os.PathLike | None = None) -> np.ndarray:
-    """The generated Verilog under cocotb (Icarus or Verilator: ``sim``, default $SIM else icarus; ``lanes``,
-    default $VENOM_RTL_LANES else 8), its output codes checked against the fixed-point model on every window.
-    Verilator runs ~0.5M cycles/s (~0.2 s a window), Icarus ~5k (~25 s a window). The simulator's output goes to
-    ``log`` (default build/logs/rtl-backend.log)."""
+    """The generated Verilog under cocotb (``sim``: verilator or icarus, default $SIM): the array datapath, the
+    windows interleaved on up to 16 channels as they would arrive, every record checked against the fixed-point
+    model (values) and the array model (clocks); with ``lanes`` (or $VENOM_RTL_LANES), the single-channel
+    micro-coded engine at that many lanes instead. The simulator's output goes to ``log`` (default
+    build/logs/rtl-backend.log). The first run of a model builds its simulator (minutes at the published dims)."""
     from venom_fpga.paths import build_dir
     from venom_fpga.rtl import sim as rtl_sim
 
@@ -125,16 +127,28 @@ def _rtl_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, preci
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
     want, _ = model.run_codes(codes)
-    lanes = lanes or int(os.environ.get("VENOM_RTL_LANES", "8"))
+    lanes = lanes or (int(os.environ["VENOM_RTL_LANES"]) if os.environ.get("VENOM_RTL_LANES") else None)
     log = log if log is not None else build_dir() / "logs" / "rtl-backend.log"
-    res = rtl_sim.run_rtl(model, lanes, codes, sim=sim, tag="predict", expected=want, check=False, log=log)
-    _require_fixed_codes("rtl", res["outputs"], want)
+    t0 = time.time()
+    if lanes is None:
+        from venom_fpga.rtl import array_sim
+
+        got, rep = array_sim.predict_codes(model, codes, sim=sim, log=log)
+        what = f"array, {rep['records']} records with the array model's clocks" if rep["ok"] else "array"
+        _require_fixed_codes("rtl", got, want)
+        if not rep["ok"]:
+            raise BackendMismatchError(f"rtl backend: {rep['first_difference']}")
+    else:
+        got = rtl_sim.run_rtl(model, lanes, codes, sim=sim, tag="predict", expected=want, check=False,
+                              log=log)["outputs"]
+        what = f"engine, LANES={lanes}"
+        _require_fixed_codes("rtl", got, want)
     if progress:
-        print(f"rtl backend: {codes.shape[0]} windows bit-exact with the fixed-point model (LANES={lanes}, "
-              f"{res['wall_s']:.1f} s; simulator log {log})", file=sys.stderr)
+        print(f"rtl backend: {codes.shape[0]} windows bit-exact with the fixed-point model ({what}, "
+              f"{time.time() - t0:.1f} s; simulator log {log})", file=sys.stderr)
     if sat.total_saturated:
         warnings.warn(f"rtl backend: {sat.total_saturated} input values saturated", VenomWarning, stacklevel=2)
-    return model.output_float(res["outputs"])
+    return model.output_float(got)
 
 
 BACKENDS: dict[str, Backend] = {

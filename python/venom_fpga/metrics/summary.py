@@ -45,6 +45,10 @@ def summary_lines(reports: str | Path) -> list[str]:
         lines.append(f"HLS C-sim vs fixed: {csim['windows'] - csim['mismatches']}/{csim['windows']} windows bit-exact "
                      f"(incl. {csim['extreme_windows']} extremes)")
     cosim = _load(reports, "cosim.json")
+    if cosim and cosim.get("array"):
+        from venom_fpga.rtl.array_sim import summary_line
+
+        lines.append(summary_line(cosim["array"]))
     if cosim:
         for s in cosim["settings"]:
             lines.append(f"RTL ({cosim['sim']}, LANES={s['lanes']}) vs fixed: {s['bit_exact']}/{s['windows']} windows "
@@ -54,7 +58,7 @@ def summary_lines(reports: str | Path) -> list[str]:
     if plan and plan["chosen"]:
         c = plan["chosen"]
         cap = "every channel has a slot" if c["capacity_cps"] is None else f"capacity {c['capacity_cps']:,.0f} counts/s"
-        lines.append(f"array plan (estimates) for {plan['channels']} channels at {plan['rate_cps']:g} counts/s per "
+        lines.append(f"array plan for {plan['channels']} channels at {plan['rate_cps']:g} counts/s per "
                      f"pixel: F={c['fold']}, S={c['slots']}, {cap}, {c['dsp']:,} DSP48E2, {c['bram36']:g} BRAM36, "
                      f"record {c['record_latency_us']:.2f} us after the last sample")
     rtl_sources = sorted(RTL_DIR.glob("*.v"))
@@ -62,6 +66,10 @@ def summary_lines(reports: str | Path) -> list[str]:
     if res and _older_than(reports / "resources.json", rtl_sources):
         lines.append("resources: resources.json is older than rtl/*.v: run `make resources` (Yosys, a few minutes)")
     elif res:
+        if res.get("array"):
+            from venom_fpga.rtl.resources import array_line
+
+            lines += [array_line(e) for e in res["array"]["settings"]]
         for s in res["settings"]:
             bram = s["RAMB36E2"] + s["RAMB18E2"] / 2
             eff = s["dsp_efficiency"]

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +254,6 @@ class _Generator:
         self.ctl_src: dict[str, tuple[int, str]] = {}  # control signal -> (width, its stage-0 expression)
         self.state_groups: list[dict] = []
         self.state_bits = 0
-        self.rst_regs: list[tuple[str, str]] = []  # (register, reset value) of the phase counters
         self.adder_bits = self.mux_bits = 0
         in_fmt = self.prog.in_fmt
         if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
@@ -528,8 +529,8 @@ class _Generator:
         pw = _sbits(F)
         ph = e.name("ph")  # the phase, p in clock stage + 1 + p; F when idle
         e.decl.append(f"reg signed [{pw - 1}:0] {ph};")
-        e.seq.append(f"{ph} <= {start} ? {_lit(0, pw)} : ({ph} == {_lit(F, pw)}) ? {ph} : {ph} + {_lit(1, pw)};")
-        self.rst_regs.append((ph, _lit(F, pw)))
+        e.seq.append(f"if (!ap_rst_n) {ph} <= {_lit(F, pw)}; else {ph} <= {start} ? {_lit(0, pw)} : "
+                     f"({ph} == {_lit(F, pw)}) ? {ph} : {ph} + {_lit(1, pw)};")
         phase = Net(ph, pw, stage + 1)
         holds: dict[str, Net] = {}
 
@@ -706,7 +707,7 @@ class _Generator:
         for sig in ("hv", "hchannel", "htime"):
             self.ctl(sig, R)
         # control chains: stage 0 from the token word (step) or the head start (head), one register per stage
-        ctl_lines, ctl_seq, resets = [], [], list(self.rst_regs)
+        ctl_lines, ctl_seq, resets = [], [], []
         for sig, top in sorted(self.ctl_max.items()):
             w, src = self.ctl_src[sig]
             rng = f"[{w - 1}:0] " if w > 1 else ""
@@ -717,7 +718,6 @@ class _Generator:
                     resets.append((f"{sig}_s{s}", "1'b0", f"{sig}_s{s - 1}"))
                 else:
                     ctl_seq.append(f"{sig}_s{s} <= {sig}_s{s - 1};")
-        resets = [r if len(r) == 3 else (r[0], r[1], None) for r in resets]
         ch_w, rec_w, a_w = self.ch_bits, rec.bits, _ubits(self.rf)
         reset_regs = resets + self.head_regs + [
             ("count", _ulit(0, a_w + 1), f"count + {{{a_w}'d0, push}} - {{{a_w}'d0, pop}}"),
@@ -725,6 +725,12 @@ class _Generator:
                                       f"rd_ptr + {_ulit(1, a_w)}) : rd_ptr"),
             ("wr_ptr", _ulit(0, a_w), f"push ? ((wr_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : "
                                       f"wr_ptr + {_ulit(1, a_w)}) : wr_ptr")]
+        # every register (and memory) is assigned in one always block only: two would be two drivers in synthesis
+        blocks = Counter(t for st in ctl_seq + e.seq for t in set(re.findall(r"(\w+)(?:\[[^\]]*\])?\s*<=", st)))
+        blocks.update(r for r, _, _ in reset_regs)
+        twice = sorted(t for t, n in blocks.items() if n > 1)
+        if twice:
+            raise AssertionError(f"registers assigned in two always blocks: {twice[:5]}")
         header = generated_header("venom-fpga array", {"program": repr(self.prog.entry).encode()})
         d = self.ctl_max.get("v", 0)
         lines = [
@@ -748,9 +754,8 @@ class _Generator:
             "// ---- datapath",
             *e.decl, "",
             *e.body, "",
-            "always @(posedge ap_clk) begin",
-            *(f"    {s}" for s in ctl_seq + e.seq),
-            "end", "",
+            # one always block per register: synthesis elaborates many small processes much faster than one large
+            *(f"always @(posedge ap_clk) {s}" for s in ctl_seq + e.seq), "",
             "always @(posedge ap_clk) begin",
             "    if (!ap_rst_n) begin",
             *(f"        {r} <= {v};" for r, v, _ in reset_regs),

@@ -25,8 +25,8 @@ import numpy as np
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.paths import COCOTB_DIR
 from venom_fpga.rtl import array
-from venom_fpga.rtl.array_model import (ArrayResult, TokenStream, photon_windows, record_values, schedule, simulate,
-                                        token_inputs)
+from venom_fpga.rtl.array_model import (ArrayResult, TokenStream, Window, photon_windows, record_values, schedule,
+                                        simulate, token_inputs)
 
 RESET_CYCLES = 6  # between segments
 
@@ -56,11 +56,18 @@ def segment(fm: FixedModel, design: array.ArrayDesign, pool: np.ndarray, rate_cp
     """Poisson photons at ``rate_cps`` counts/s on every channel for ``n_periods`` model-rate periods of ``period``
     clocks (``period_s`` seconds); window data from ``pool`` (N, L, 2) input codes; TREADY high with probability
     ``ready_p`` per clock; run ``clocks`` clocks (default: until the last record has left)."""
-    timing = design.timing(period)
     wins = photon_windows(design.channels, rate_cps, n_periods, period_s, design.length, len(pool), seed=seed)
+    return segment_of(fm, design, pool, wins, period, seed, ready_p, clocks)
+
+
+def segment_of(fm: FixedModel, design: array.ArrayDesign, pool: np.ndarray, wins: list[Window], period: int,
+               seed: int = 0, ready_p: float = 1.0, clocks: int | None = None) -> Segment:
+    """A segment of the given windows (sorted by start, then channel)."""
+    timing = design.timing(period)
     stream = schedule(wins, timing, design.channels)
     rng = np.random.default_rng(seed + 1)
-    horizon = (n_periods + design.length + 2) * period + design.step_latency + design.head_latency
+    last = max((w.start for w in wins), default=0) + design.length + 2
+    horizon = last * period + design.step_latency + design.head_latency + design.head_interval * len(wins)
     tready = rng.random(horizon * 4) < ready_p
     result = simulate(stream, timing, consumer(tready))
     if clocks is None:
@@ -142,3 +149,109 @@ def compare(segments: list[Segment], observed: dict[str, np.ndarray]) -> dict[st
     return {"ok": first is None, "records": n_rec, "bit_exact": n_exact, "first_difference": first,
             "windows": windows, "slot_drops": slot, "fifo_drops": int(fifo.sum()),
             "head_queue_drops": int(queue.sum())}
+
+
+def latencies(g: Segment, length: int) -> np.ndarray:
+    """Clocks from each record's window's last token to the record leaving."""
+    last = {int(w): int(c) for w, c, t in zip(g.stream.window, g.stream.clock, g.stream.t) if t == length - 1}
+    return np.array([r.leave - last[r.window] for r in g.result.records], dtype=np.int64)
+
+
+def cosim(ckpt, precision=None, iq: np.ndarray | None = None, channels: int = 2048, rate_cps: float = 1000.0,
+          periods: int = 400, sim: str | None = None, log: str | os.PathLike | None = None,
+          progress=None) -> dict[str, Any]:
+    """The plan's array configuration of ``ckpt`` for ``channels`` channels at ``rate_cps`` counts/s per pixel,
+    generated and co-simulated for ``periods`` model-rate periods at that rate and as long again above capacity
+    (windows drawn from ``iq``, already checked (predict.check_windows), default the precision's probe windows);
+    returns the report (``ok``: every record
+    and every drop count equal to the models')."""
+    from venom_fpga.fixed.precision import probe_windows
+    from venom_fpga.paths import build_dir
+    from venom_fpga.rtl import planner
+    from venom_fpga.rtl.sim import max_energy_error_mev
+    from venom_fpga.target import CLOCK_MHZ
+
+    fm = FixedModel(ckpt, precision)
+    length = ckpt.meta.window_length or (iq.shape[1] if iq is not None else None)
+    if length is None:
+        raise ValueError(f"{ckpt.path}: no window_length in its metadata: give windows")
+    iq = np.asarray(iq, dtype=np.float64) if iq is not None else probe_windows(length, 256, seed=0)
+    pool = fm.quantize_input(iq)
+    clock_hz = CLOCK_MHZ * 1e6
+    sample_rate = planner.model_sample_rate(ckpt.meta)
+    chosen, _ = planner.choose(fm, channels, rate_cps, clock_hz, sample_rate, length)
+    if chosen is None:
+        raise ValueError("no array configuration fits the default budget (venom-fpga plan)")
+    tm = chosen.timing
+    design = array.generate(fm, slots=tm.slots, length=length, channels=channels, fold=tm.fold,
+                            head_fold=tm.head_interval, head_queue=tm.head_queue, record_fifo=tm.record_fifo)
+    out = array.write(design, build_dir() / "rtl" / f"array-{Path(ckpt.path).stem}")
+    above = max(2.0 * chosen.capacity_cps, 5000.0) if np.isfinite(chosen.capacity_cps) else 5000.0
+    segments = [segment(fm, design, pool, rate, periods, tm.period, 1.0 / sample_rate, seed=k)
+                for k, rate in enumerate((rate_cps, above))]
+    t0 = time.time()
+    observed = run(out, segments, sim=sim, log=log)
+    rep = compare(segments, observed)
+    lat = np.concatenate([latencies(g, length) for g in segments])
+    data = [g.stream.windows[r.window].data for g in segments for r in g.result.records]
+    mu = [int(v[0]) for g in segments for v in g.values]
+    report = {
+        "sim": sim or os.environ.get("SIM", "verilator"), "config": {k: v for k, v in design.params().items()
+                                                                      if k not in ("token", "record")},
+        "period_clocks": tm.period, "capacity_cps": chosen.capacity_cps,
+        "segments": [{"rate_cps": r, "windows": len(g.stream.windows), "records": len(g.result.records),
+                      **{f"{c}_drops": int(v.sum()) for c, v in g.result.drops.items()}}
+                     for r, g in zip((rate_cps, above), segments)],
+        **rep,
+        "latency_last_sample_to_record_clocks": [int(lat.min()), int(lat.max())] if len(lat) else None,
+        "latency_last_sample_to_record_us": [float(lat.min()) / clock_hz * 1e6,
+                                             float(lat.max()) / clock_hz * 1e6] if len(lat) else None,
+        "max_abs_E_rtl_minus_E_float_meV": max_energy_error_mev(ckpt, fm, iq[data], np.array(mu)) if mu else None,
+        "simulated_clocks": int(observed["stream_clocks"]),
+        "simulated_clocks_per_s": float(observed["stream_clocks"]) / float(observed["stream_wall_s"]),
+        "wall_s_incl_build": time.time() - t0,
+    }
+    if progress:
+        progress(summary_line(report))
+    return report
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    c = report["config"]
+    lat = report["latency_last_sample_to_record_us"]
+    return (f"array cosim ({report['sim']}): F={c['fold']}, S={c['slots']}, head every {c['head_interval']} clocks, "
+            f"{c['channels']} channels: {report['bit_exact']}/{report['records']} records bit-exact with equal "
+            f"clocks, {report['windows']} windows, drops slot {report['slot_drops']} / head queue "
+            f"{report['head_queue_drops']} / FIFO {report['fifo_drops']} as the model says"
+            + (f", record {lat[0]:.2f}-{lat[1]:.2f} us after the last sample" if lat else "")
+            + f", {report['simulated_clocks_per_s']:,.0f} simulated clocks/s")
+
+
+PREDICT_CHANNELS = 16  # channels (and slots) of the array that `predict --backend rtl` streams windows through
+
+
+def predict_codes(fm: FixedModel, codes: np.ndarray, sim: str | None = None,
+                  log: str | os.PathLike | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Input codes (N, L, 2) through the array RTL, interleaved as they would arrive: window k on channel
+    k mod C, its first sample L + 1 periods after the previous window of that channel (C = min(N, 16) channels,
+    as many slots). Returns the (N, 2) record codes and the comparison with the models (records, clocks, drops)."""
+    from venom_fpga.paths import build_dir
+    from venom_fpga.rtl.sim import model_key
+
+    codes = np.asarray(codes, dtype=np.int64)
+    n, length = codes.shape[:2]
+    ch = max(1, min(n, PREDICT_CHANNELS))
+    design = array.generate(fm, slots=ch, length=length, channels=ch)
+    out = array.write(design, build_dir() / "rtl" / f"array-predict-{model_key(fm)}-c{ch}-l{length}")
+    period = design.step_latency + (ch - 1) * design.fold + 1
+    wins = [Window(k % ch, (k // ch) * (length + 1), k) for k in range(n)]
+    seg = segment_of(fm, design, codes, wins, period)
+    obs = run(out, [seg], sim=sim, log=log)
+    rep = compare([seg], obs)
+    # the RTL's records, each put back in its window's place by its tag (channel, time); a window without one
+    # keeps the marker of no record (the caller compares with the fixed model)
+    index = {(w.channel, w.start): w.data for w in wins}
+    got = np.full((n, 2), np.iinfo(np.int64).min, dtype=np.int64)
+    for mu, lv, c, t in zip(*(obs[f"s0_{k}"].tolist() for k in ("mu", "log_var", "channel", "time"))):
+        got[index[(c, t)]] = (mu, lv)
+    return got, rep

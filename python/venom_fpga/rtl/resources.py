@@ -11,6 +11,8 @@ DSP efficiency = useful multiplies per sample / (DSP48E2 x engine cycles per sam
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 import time
@@ -66,28 +68,44 @@ def _cells(stat: Path) -> dict[str, int]:
 
 
 def synth(gen: Path, log_dir: Path, timeout: int, reuse: bool = False, fast: bool = False) -> tuple[dict, float]:
-    """Yosys on the generated top in ``gen``; returns (cells by type, seconds; NaN when a stat was reused)."""
+    """Yosys on the generated engine top in ``gen``; returns (cells by type, seconds; NaN when a stat was reused)."""
     files = [str((gen / f).resolve()) for f in (gen / "venom_top.f").read_text().split()]
-    stat = log_dir / f"{gen.name}{'.fast' if fast else ''}.stat.json"
-    log = stat.with_suffix("").with_suffix(".log")
+    cells, secs, _ = yosys(files, "venom_top", gen, log_dir / f"{gen.name}{'.fast' if fast else ''}", timeout, reuse,
+                           fast)
+    return cells, secs
+
+
+def yosys(files: list[str], top: str, mem_dir: Path, stem: Path, timeout: int, reuse: bool = False,
+          fast: bool = False, depth: bool = False) -> tuple[dict, float, int | None]:
+    """``synth_xilinx -family xcup`` of ``top`` (its MEM_DIR parameter set to ``mem_dir``); stat and log at
+    ``stem``.stat.json / .log. Returns (cells by type, seconds (NaN when a stat was reused), the longest
+    register-to-register path in cells (``ltp -noff``: LUT levels, CARRY8 and MUXF) with ``depth``, else None)."""
+    stat, log = stem.with_name(stem.name + ".stat.json"), stem.with_name(stem.name + ".log")
+    depth_file = stem.with_name(stem.name + ".ltp.txt")
     # reuse: a stat newer than the hand-written RTL (the generated files are rewritten by every export)
-    if reuse and stat.exists() and all(stat.stat().st_mtime > Path(f).stat().st_mtime for f in files[:-1]):
-        return _cells(stat), float("nan")
+    if reuse and stat.exists() and all(stat.stat().st_mtime > Path(f).stat().st_mtime for f in files[1:]) and \
+            (not depth or depth_file.exists()):
+        return _cells(stat), float("nan"), _ltp(depth_file) if depth else None
     if shutil.which("yosys") is None:
         raise ResourcesError("yosys is not on PATH (make setup installs it)")
-    sx = "synth_xilinx -family xcup -flatten -noiopad -top venom_top"
+    sx = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
     flow = f"{sx} -run :map_luts; {FAST_MAP_LUTS}; {sx} -run finalize:" if fast else sx
-    cmd = (f"read_verilog -I{RTL_DIR} -defer {' '.join(files)}; chparam -set MEM_DIR \"{gen.resolve()}/\" venom_top; "
-           f"{flow}; tee -q -o {stat} stat -json")
+    cmd = (f"read_verilog -I{RTL_DIR} -defer {' '.join(files)}; chparam -set MEM_DIR \"{mem_dir.resolve()}/\" {top}; "
+           f"{flow}; tee -q -o {stat} stat -json" + (f"; tee -q -o {depth_file} ltp -noff" if depth else ""))
     t0 = time.time()
     try:  # warnings and errors: in the log
         subprocess.run(["yosys", "-q", "-l", str(log), "-p", cmd], check=True, timeout=timeout,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except subprocess.CalledProcessError as exc:
-        raise ResourcesError(f"yosys failed on {gen.name} (exit {exc.returncode}); see {log}") from None
+        raise ResourcesError(f"yosys failed on {top} in {mem_dir.name} (exit {exc.returncode}); see {log}") from None
     except subprocess.TimeoutExpired:
-        raise ResourcesError(f"yosys ran longer than {timeout} s on {gen.name}; see {log}") from None
-    return _cells(stat), time.time() - t0
+        raise ResourcesError(f"yosys ran longer than {timeout} s on {top} in {mem_dir.name}; see {log}") from None
+    return _cells(stat), time.time() - t0, _ltp(depth_file) if depth else None
+
+
+def _ltp(path: Path) -> int | None:
+    m = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", path.read_text())
+    return int(m.group(1)) if m else None
 
 
 def export_for_synthesis(ckpt: Checkpoint, precision=None, lanes: int = 4) -> dict[str, Any]:
@@ -132,3 +150,69 @@ def setting_line(entry: dict[str, Any]) -> str:
     return (f"resources LANES={entry['lanes']}: {entry['LUT']} LUT, {entry['FF']} FF, {entry['DSP48E2']} DSP48E2, "
             f"{entry['RAMB36E2']}+{entry['RAMB18E2']} BRAM36/18, {entry['LUTRAM']} LUTRAM; "
             f"{entry['cycles_per_sample']} cycles/sample; DSP efficiency {'n/a' if eff is None else f'{eff:.3f}'}")
+
+
+# ------------------------------------------------------------------------------------------------ the array
+ARRAY_FOLDS = (2, 4)  # synthesised beside the plan's choice
+
+
+def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARRAY_FOLDS, channels: int = 2048,
+                    rate_cps: float = 1000.0, timeout: int = 3600, reuse: bool = False, fast: bool = True,
+                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Yosys on the array RTL: the plan's configuration for ``channels`` at ``rate_cps`` and the plan's
+    configurations at ``folds``; beside each, the plan's figures (DSP48E2 exact from the generated RTL, BRAM and LUT
+    estimates) and their ratio, the DSP efficiency (useful products per DSP48E2 per clock at one token every F
+    clocks) and the longest register-to-register path (cells: LUT levels, carries, muxes; the 512 MHz proxy)."""
+    from venom_fpga.fixed.model import FixedModel
+    from venom_fpga.rtl import array, planner
+    from venom_fpga.target import CLOCK_MHZ
+
+    fm = FixedModel(ckpt, precision)
+    length = ckpt.meta.window_length
+    if length is None:
+        raise ValueError(f"{ckpt.path}: no window_length in its metadata")
+    chosen, options = planner.choose(fm, channels, rate_cps, CLOCK_MHZ * 1e6, planner.model_sample_rate(ckpt.meta),
+                                     length)
+    if chosen is None:
+        raise ValueError("no array configuration fits the default budget (venom-fpga plan)")
+    wanted = [chosen.fold] + [f for f in folds if f != chosen.fold]
+    by_fold = {c.fold: c for c in options}
+    log_dir = build_dir() / "yosys"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    useful = fm.plan.step_products()
+    report: dict[str, Any] = {"weights": str(ckpt.path), "channels": channels, "rate_cps": rate_cps,
+                              "tool": TOOL + (" (abc -fast LUT mapping)" if fast else ""), "caveats": CAVEATS[:3],
+                              "useful_products_per_step": useful, "settings": []}
+    for fold in wanted:
+        c = by_fold[fold]
+        tm = c.timing
+        design = array.generate(fm, slots=tm.slots, length=length, channels=channels, fold=fold,
+                                head_fold=tm.head_interval, head_queue=tm.head_queue, record_fifo=tm.record_fifo)
+        out = array.write(design, build_dir() / "rtl" / f"array-{Path(ckpt.path).stem}-f{fold}")
+        cells, secs, depth = yosys(array.sources(out), "venom_array", out, log_dir / out.name, timeout, reuse, fast,
+                                   depth=True)
+        res = count(cells)
+        bram = res["RAMB36E2"] + res["RAMB18E2"] / 2
+        est = c.resources
+        entry = {"fold": fold, "chosen": fold == chosen.fold, "slots": tm.slots, "head_interval": tm.head_interval,
+                 **res, "BRAM36_eq": bram, "URAM": cells.get("URAM288", 0),
+                 "plan": {"DSP48E2": est.dsp, "BRAM36": est.bram36, "LUT": est.lut},
+                 "yosys_over_plan": {"DSP48E2": res["DSP48E2"] / est.dsp if est.dsp else None,
+                                     "BRAM36": bram / est.bram36 if est.bram36 else None,
+                                     "LUT": res["LUT"] / est.lut if est.lut else None},
+                 "dsp_efficiency": useful / (res["DSP48E2"] * fold) if res["DSP48E2"] else None,
+                 "longest_path_cells": depth, "yosys_s": secs, "cells_by_type": cells}
+        report["settings"].append(entry)
+        if progress:
+            progress(array_line(entry))
+    return report
+
+
+def array_line(e: dict[str, Any]) -> str:
+    r = e["yosys_over_plan"]
+    ratio = ", ".join(f"{k} {v:.2f}" for k, v in r.items() if v is not None and math.isfinite(v))
+    eff = e["dsp_efficiency"]
+    return (f"resources array F={e['fold']}{' (plan)' if e['chosen'] else ''}, S={e['slots']}: {e['LUT']:,} LUT, "
+            f"{e['FF']:,} FF, {e['DSP48E2']:,} DSP48E2, {e['BRAM36_eq']:g} BRAM36 eq., {e['URAM']} URAM; "
+            f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}; longest path "
+            f"{e['longest_path_cells']} cells")
