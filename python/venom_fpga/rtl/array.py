@@ -153,12 +153,24 @@ class ArrayDesign:
     head_latency: int
     n_stages: int  # step stages (to D) plus head stages
     products: list[tuple[int, int]] = field(default_factory=list)  # (A bits, B bits) of every multiplier
+    product_ops: list[str] = field(default_factory=list)  # the instruction of each multiplier
     step_products: int = 0  # multipliers of the step (the rest are the head's)
     tables: int = 0  # table evaluations in flight (one venom_lut_unit each)
     state_bits: int = 0  # slot state per slot
     state_words: list[int] = field(default_factory=list)  # width of each slot-state RAM
     adder_bits: int = 0  # sum over adders of (operands - 1) x width: the adder trees' LUT count, roughly
     mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4)
+
+    def wide_products(self) -> dict[str, dict]:
+        """The multipliers whose operands do not fit one DSP48E2 (27 x 18 signed), per instruction: how many, their
+        operand widths and the DSP48E2 each takes."""
+        out: dict[str, dict] = {}
+        for (a, b), op in zip(self.products, self.product_ops):
+            k = dsp48e2([(a, b)])
+            if k > 1:
+                e = out.setdefault(op, {"multipliers": 0, "operand_bits": [a, b], "dsp48e2_each": k})
+                e["multipliers"] += 1
+        return out
 
     def timing(self, period: int):
         """The array model's ArrayTiming of this design for a model-rate period of ``period`` clocks."""
@@ -173,6 +185,7 @@ class ArrayDesign:
                 "head_interval": self.head_interval, "head_latency": self.head_latency,
                 "head_queue": self.head_queue, "stages": self.n_stages, "multipliers": len(self.products),
                 "step_multipliers": self.step_products, "dsp48e2": dsp48e2(self.products),
+                "wider_than_27x18": self.wide_products(),
                 "tables": self.tables, "state_bits_per_slot": self.state_bits,
                 "token": {f.name: [f.lsb, f.bits] for f in self.token.fields},
                 "record": {f.name: [f.lsb, f.bits] for f in self.record.fields}}
@@ -247,6 +260,9 @@ class _Generator:
         self.e = _Emitter()
         self.cur: dict[int, Net | int] = {}  # scratchpad address -> its current value (a net or a constant)
         self.products: list[tuple[int, int]] = []
+        self.product_ops: list[str] = []
+        self.op = ""  # the instruction being generated
+        self._sums: dict[tuple, Net] = {}  # exact sums already formed (by stage and terms)
         self.tables = 0
         self.mems: dict[str, list[str]] = {}
         self._mem_of: dict[int, tuple[str, int, int]] = {}
@@ -356,6 +372,7 @@ class _Generator:
                 return e.reg("p", bits, f"-({expr})" if c < 0 else expr, stage + 1)
             bits = a.bits + _sbits(c)
             self.products.append((a.bits, _sbits(c)))
+            self.product_ops.append(self.op)
             return e.reg("p", bits, f"{sx(a, bits)} * {_lit(c, bits)}", stage + 1)
         bits = a.bits + b.bits
         if min(a.bits, b.bits) <= 2:  # a 2-bit factor (a flag): select and subtract, no multiplier
@@ -364,6 +381,7 @@ class _Generator:
             two = f"({f.name}[1] ? ({sx(x, bits)} <<< 1) : {_lit(0, bits)})" if f.bits == 2 else _lit(0, bits)
             return e.reg("p", bits, f"{one} - {two}", stage + 1)
         self.products.append((max(a.bits, b.bits), min(a.bits, b.bits)))
+        self.product_ops.append(self.op)
         return e.reg("p", bits, f"{sx(a, bits)} * {sx(b, bits)}", stage + 1)
 
     def adder(self, terms: list[tuple[Net, int]], const: int, stage: int) -> Net:
@@ -489,6 +507,10 @@ class _Generator:
         use's input; with its variable shift."""
         if it.op == "lut":
             return terms[0][0], None
+        # the same exact sum formed twice (e.g. LayerNorm's V for its mantissa and its exponent): once
+        key = (stage, tuple(tuple(x.name if isinstance(x, Net) else x for x in (a, b, sh)) for a, b, sh in terms))
+        if key in self._sums:
+            return self._sums[key], vf
         prods, const = [], 0
         for a, b, sh in terms:
             p = self.product(a, b, stage)
@@ -497,7 +519,8 @@ class _Generator:
             else:
                 prods.append((p, sh))
         pstage = stage + 1 if prods else stage
-        return self.adder([(self.e.at(n, pstage), sh) for n, sh in prods], const, pstage), vf
+        self._sums[key] = acc = self.adder([(self.e.at(n, pstage), sh) for n, sh in prods], const, pstage)
+        return acc, vf
 
     def _finish(self, it: Instr, acc: Net, vf: Net | None, out_bits: int, stage: int) -> Net:
         if it.op == "lut":
@@ -507,6 +530,7 @@ class _Generator:
     def group(self, it: Instr, floor: int) -> None:
         """Every element of ``it``: all at once (fold 1), or ``fold`` elements per lane one clock after another."""
         elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+        self.op = it.name
         stage = self._resolve(set(self._reads(it)), floor, it.name)
         out_bits = _written_bits(it)
         F = min(self.fold, len(elems))
@@ -647,7 +671,8 @@ class _Generator:
         return ArrayDesign(verilog=verilog, mems=self.mems, token=self.token, record=self.record, slots=self.S,
                            length=self.L, channels=self.n_ch, record_fifo=self.rf, fold=self.step_fold,
                            head_interval=self.head_fold, head_queue=self.hq, step_latency=D, head_latency=R + 1,
-                           n_stages=D + R + 1, products=self.products, step_products=n_step_products,
+                           n_stages=D + R + 1, products=self.products, product_ops=self.product_ops,
+                           step_products=n_step_products,
                            tables=self.tables, state_bits=self.state_bits,
                            state_words=[g["bits"] for g in self.state_groups], adder_bits=self.adder_bits,
                            mux_bits=self.mux_bits)

@@ -192,7 +192,6 @@ def cosim(ckpt, precision=None, iq: np.ndarray | None = None, channels: int = 20
     t0 = time.time()
     observed = run(out, segments, sim=sim, log=log)
     rep = compare(segments, observed)
-    lat = np.concatenate([latencies(g, length) for g in segments])
     data = [g.stream.windows[r.window].data for g in segments for r in g.result.records]
     mu = [int(v[0]) for g in segments for v in g.values]
     report = {
@@ -200,12 +199,13 @@ def cosim(ckpt, precision=None, iq: np.ndarray | None = None, channels: int = 20
                                                                       if k not in ("token", "record")},
         "period_clocks": tm.period, "capacity_cps": chosen.capacity_cps,
         "segments": [{"rate_cps": r, "windows": len(g.stream.windows), "records": len(g.result.records),
-                      **{f"{c}_drops": int(v.sum()) for c, v in g.result.drops.items()}}
+                      **{f"{c}_drops": int(v.sum()) for c, v in g.result.drops.items()},
+                      "latency_last_sample_to_record_us": _span(latencies(g, length) / clock_hz * 1e6)}
                      for r, g in zip((rate_cps, above), segments)],
         **rep,
-        "latency_last_sample_to_record_clocks": [int(lat.min()), int(lat.max())] if len(lat) else None,
-        "latency_last_sample_to_record_us": [float(lat.min()) / clock_hz * 1e6,
-                                             float(lat.max()) / clock_hz * 1e6] if len(lat) else None,
+        # at the design rate (the first segment)
+        "latency_last_sample_to_record_clocks": _span(latencies(segments[0], length)),
+        "latency_last_sample_to_record_us": _span(latencies(segments[0], length) / clock_hz * 1e6),
         "max_abs_E_rtl_minus_E_float_meV": max_energy_error_mev(ckpt, fm, iq[data], np.array(mu)) if mu else None,
         "simulated_clocks": int(observed["stream_clocks"]),
         "simulated_clocks_per_s": float(observed["stream_clocks"]) / float(observed["stream_wall_s"]),
@@ -216,6 +216,10 @@ def cosim(ckpt, precision=None, iq: np.ndarray | None = None, channels: int = 20
     return report
 
 
+def _span(v: np.ndarray) -> list | None:
+    return [v.min().item(), v.max().item()] if len(v) else None
+
+
 def summary_line(report: dict[str, Any]) -> str:
     c = report["config"]
     lat = report["latency_last_sample_to_record_us"]
@@ -223,7 +227,8 @@ def summary_line(report: dict[str, Any]) -> str:
             f"{c['channels']} channels: {report['bit_exact']}/{report['records']} records bit-exact with equal "
             f"clocks, {report['windows']} windows, drops slot {report['slot_drops']} / head queue "
             f"{report['head_queue_drops']} / FIFO {report['fifo_drops']} as the model says"
-            + (f", record {lat[0]:.2f}-{lat[1]:.2f} us after the last sample" if lat else "")
+            + (f", record {lat[0]:.2f}-{lat[1]:.2f} us after the last sample at {report['segments'][0]['rate_cps']:g} "
+               "counts/s" if lat else "")
             + f", {report['simulated_clocks_per_s']:,.0f} simulated clocks/s")
 
 
