@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 import subprocess
 import time
@@ -70,28 +69,23 @@ def _cells(stat: Path) -> dict[str, int]:
 def synth(gen: Path, log_dir: Path, timeout: int, reuse: bool = False, fast: bool = False) -> tuple[dict, float]:
     """Yosys on the generated engine top in ``gen``; returns (cells by type, seconds; NaN when a stat was reused)."""
     files = [str((gen / f).resolve()) for f in (gen / "venom_top.f").read_text().split()]
-    cells, secs, _ = yosys(files, "venom_top", gen, log_dir / f"{gen.name}{'.fast' if fast else ''}", timeout, reuse,
-                           fast)
-    return cells, secs
+    return yosys(files, "venom_top", gen, log_dir / f"{gen.name}{'.fast' if fast else ''}", timeout, reuse, fast)
 
 
 def yosys(files: list[str], top: str, mem_dir: Path, stem: Path, timeout: int, reuse: bool = False,
-          fast: bool = False, depth: bool = False) -> tuple[dict, float, int | None]:
+          fast: bool = False) -> tuple[dict, float]:
     """``synth_xilinx -family xcup`` of ``top`` (its MEM_DIR parameter set to ``mem_dir``); stat and log at
-    ``stem``.stat.json / .log. Returns (cells by type, seconds (NaN when a stat was reused), the longest
-    register-to-register path in cells (``ltp -noff``: LUT levels, CARRY8 and MUXF) with ``depth``, else None)."""
+    ``stem``.stat.json / .log. Returns (cells by type, seconds; NaN when a stat was reused)."""
     stat, log = stem.with_name(stem.name + ".stat.json"), stem.with_name(stem.name + ".log")
-    depth_file = stem.with_name(stem.name + ".ltp.txt")
     # reuse: a stat newer than the hand-written RTL (the generated files are rewritten by every export)
-    if reuse and stat.exists() and all(stat.stat().st_mtime > Path(f).stat().st_mtime for f in files[1:]) and \
-            (not depth or depth_file.exists()):
-        return _cells(stat), float("nan"), _ltp(depth_file) if depth else None
+    if reuse and stat.exists() and all(stat.stat().st_mtime > Path(f).stat().st_mtime for f in files[1:]):
+        return _cells(stat), float("nan")
     if shutil.which("yosys") is None:
         raise ResourcesError("yosys is not on PATH (make setup installs it)")
     sx = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
     flow = f"{sx} -run :map_luts; {FAST_MAP_LUTS}; {sx} -run finalize:" if fast else sx
     cmd = (f"read_verilog -I{RTL_DIR} -defer {' '.join(files)}; chparam -set MEM_DIR \"{mem_dir.resolve()}/\" {top}; "
-           f"{flow}; tee -q -o {stat} stat -json" + (f"; tee -q -o {depth_file} ltp -noff" if depth else ""))
+           f"{flow}; tee -q -o {stat} stat -json")
     t0 = time.time()
     try:  # warnings and errors: in the log
         subprocess.run(["yosys", "-q", "-l", str(log), "-p", cmd], check=True, timeout=timeout,
@@ -100,12 +94,7 @@ def yosys(files: list[str], top: str, mem_dir: Path, stem: Path, timeout: int, r
         raise ResourcesError(f"yosys failed on {top} in {mem_dir.name} (exit {exc.returncode}); see {log}") from None
     except subprocess.TimeoutExpired:
         raise ResourcesError(f"yosys ran longer than {timeout} s on {top} in {mem_dir.name}; see {log}") from None
-    return _cells(stat), time.time() - t0, _ltp(depth_file) if depth else None
-
-
-def _ltp(path: Path) -> int | None:
-    m = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", path.read_text())
-    return int(m.group(1)) if m else None
+    return _cells(stat), time.time() - t0
 
 
 def export_for_synthesis(ckpt: Checkpoint, precision=None, lanes: int = 4) -> dict[str, Any]:
@@ -162,7 +151,7 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
     """Yosys on the array RTL: the plan's configuration for ``channels`` at ``rate_cps`` and the plan's
     configurations at ``folds``; beside each, the plan's figures (DSP48E2 exact from the generated RTL, BRAM and LUT
     estimates) and their ratio, the DSP efficiency (useful products per DSP48E2 per clock at one token every F
-    clocks) and the longest register-to-register path (cells: LUT levels, carries, muxes; the 512 MHz proxy)."""
+    clocks)."""
     from venom_fpga.fixed.model import FixedModel
     from venom_fpga.rtl import array, planner
     from venom_fpga.target import CLOCK_MHZ
@@ -189,8 +178,7 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
         design = array.generate(fm, slots=tm.slots, length=length, channels=channels, fold=fold,
                                 head_fold=tm.head_interval, head_queue=tm.head_queue, record_fifo=tm.record_fifo)
         out = array.write(design, build_dir() / "rtl" / f"array-{Path(ckpt.path).stem}-f{fold}")
-        cells, secs, depth = yosys(array.sources(out), "venom_array", out, log_dir / out.name, timeout, reuse, fast,
-                                   depth=True)
+        cells, secs = yosys(array.sources(out), "venom_array", out, log_dir / out.name, timeout, reuse, fast)
         res = count(cells)
         bram = res["RAMB36E2"] + res["RAMB18E2"] / 2
         est = c.resources
@@ -201,7 +189,7 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
                                      "BRAM36": bram / est.bram36 if est.bram36 else None,
                                      "LUT": res["LUT"] / est.lut if est.lut else None},
                  "dsp_efficiency": useful / (res["DSP48E2"] * fold) if res["DSP48E2"] else None,
-                 "longest_path_cells": depth, "yosys_s": secs, "cells_by_type": cells}
+                 "yosys_s": secs, "cells_by_type": cells}
         report["settings"].append(entry)
         if progress:
             progress(array_line(entry))
@@ -214,5 +202,4 @@ def array_line(e: dict[str, Any]) -> str:
     eff = e["dsp_efficiency"]
     return (f"resources array F={e['fold']}{' (plan)' if e['chosen'] else ''}, S={e['slots']}: {e['LUT']:,} LUT, "
             f"{e['FF']:,} FF, {e['DSP48E2']:,} DSP48E2, {e['BRAM36_eq']:g} BRAM36 eq., {e['URAM']} URAM; "
-            f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}; longest path "
-            f"{e['longest_path_cells']} cells")
+            f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}")
