@@ -568,6 +568,14 @@ def build_parser() -> argparse.ArgumentParser:
     def add_precision(p: argparse.ArgumentParser) -> None:
         p.add_argument("--precision", help="precision config (default <weights stem>.precision.json, else the default)")
 
+    def add_array_load(p: argparse.ArgumentParser) -> None:
+        """The array's channel count and design photon rate (plan, cosim --array, resources --array)."""
+        # ranges far beyond any MKID readout, so that the planner's arithmetic stays finite
+        p.add_argument("--channels", type=_in_range(int, 1, 1 << 20), default=2048,
+                       help="resonator channels (default 2048)")
+        p.add_argument("--rate", type=_in_range(float, 1e-3, 1e9), default=1000.0,
+                       help="design counts/s per pixel (default 1000)")
+
     def add_lanes(p: argparse.ArgumentParser) -> None:
         shown = " ".join(map(str, DEFAULT_LANES))
         p.add_argument("--lanes", type=_positive_int, action=_Repeatable, default=list(DEFAULT_LANES), metavar="N",
@@ -607,9 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--array", action="store_true",
                    help="also the array datapath: the plan's configuration for --channels at --rate, Poisson photons "
                         "at that rate and above capacity, records and drops against the array model")
-    p.add_argument("--channels", type=_in_range(int, 1, 1 << 16), default=2048, help="array channels (default 2048)")
-    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e6), default=1000.0,
-                   help="array photon rate, counts/s per pixel (default 1000)")
+    add_array_load(p)
     p.add_argument("--periods", type=_in_range(int, 1, 1_000_000), default=400,
                    help="array model-rate periods per rate (default 400)")
     add_report(p, "cosim.json")
@@ -626,9 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--array", action="store_true",
                    help="also the array RTL: the plan's configuration for --channels at --rate and folds 2, 4 "
                         "(abc -fast LUT mapping), against the plan's figures")
-    p.add_argument("--channels", type=_in_range(int, 1, 1 << 16), default=2048, help="array channels (default 2048)")
-    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e6), default=1000.0,
-                   help="array photon rate, counts/s per pixel (default 1000)")
+    add_array_load(p)
     add_report(p, "resources.json")
     p.set_defaults(func=cmd_resources)
 
@@ -649,11 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "slots, capacity, resources (estimates), latency")
     add_weights(p)
     p.add_argument("--precision", help="precision config JSON (default: <stem>.precision.json, else the default)")
-    # ranges far beyond any MKID readout, so that the planner's arithmetic stays finite
-    p.add_argument("--channels", type=_in_range(int, 1, 1 << 20), default=2048,
-                   help="resonator channels (default 2048)")
-    p.add_argument("--rate", type=_in_range(float, 1e-3, 1e9), default=1000.0,
-                   help="design counts/s per pixel (default 1000)")
+    add_array_load(p)
     p.add_argument("--clock", type=_in_range(float, 1.0, 1e4), default=None, help="clock in MHz (default: target.py's)")
     p.add_argument("--sample-rate", type=_in_range(float, 1.0, 1e10),
                    help="model-rate samples/s (default: from the metadata)")
