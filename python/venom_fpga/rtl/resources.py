@@ -73,10 +73,13 @@ def synth(gen: Path, log_dir: Path, timeout: int, reuse: bool = False, fast: boo
 
 
 def yosys(files: list[str], top: str, mem_dir: Path, stem: Path, timeout: int, reuse: bool = False,
-          fast: bool = False) -> tuple[dict, float]:
+          fast: bool = False, netlist: bool = False) -> tuple[dict, float]:
     """``synth_xilinx -family xcup`` of ``top`` (its MEM_DIR parameter set to ``mem_dir``); stat and log at
-    ``stem``.stat.json / .log. Returns (cells by type, seconds; NaN when a stat was reused)."""
+    ``stem``.stat.json / .log, with ``netlist`` the mapped netlist at ``stem``.netlist.json too. Returns (cells by
+    type, seconds; NaN when a stat was reused)."""
     stat, log = stem.with_name(stem.name + ".stat.json"), stem.with_name(stem.name + ".log")
+    net = stem.with_name(stem.name + ".netlist.json")
+    reuse = reuse and (net.exists() or not netlist)
     # reuse: a stat newer than the hand-written RTL (the generated files are rewritten by every export)
     if reuse and stat.exists() and all(stat.stat().st_mtime > Path(f).stat().st_mtime for f in files[1:]):
         return _cells(stat), float("nan")
@@ -85,7 +88,7 @@ def yosys(files: list[str], top: str, mem_dir: Path, stem: Path, timeout: int, r
     sx = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
     flow = f"{sx} -run :map_luts; {FAST_MAP_LUTS}; {sx} -run finalize:" if fast else sx
     cmd = (f"read_verilog -I{RTL_DIR} -defer {' '.join(files)}; chparam -set MEM_DIR \"{mem_dir.resolve()}/\" {top}; "
-           f"{flow}; tee -q -o {stat} stat -json")
+           f"{flow}; tee -q -o {stat} stat -json" + (f"; write_json {net}" if netlist else ""))
     t0 = time.time()
     try:  # warnings and errors: in the log
         subprocess.run(["yosys", "-q", "-l", str(log), "-p", cmd], check=True, timeout=timeout,
@@ -151,9 +154,10 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
     """Yosys on the array RTL: the plan's configuration for ``channels`` at ``rate_cps`` and the plan's
     configurations at ``folds``; beside each, the plan's figures (DSP48E2 exact from the generated RTL, BRAM and LUT
     estimates) and their ratio, the DSP efficiency (useful products per DSP48E2 per clock at one token every F
-    clocks)."""
+    clocks) and the deepest register-to-register logic (:mod:`logic_depth`: LUT levels, carry chain; the 512 MHz
+    proxy)."""
     from venom_fpga.fixed.model import FixedModel
-    from venom_fpga.rtl import array, planner
+    from venom_fpga.rtl import array, logic_depth, planner
     from venom_fpga.target import CLOCK_MHZ
 
     fm = FixedModel(ckpt, precision)
@@ -178,7 +182,9 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
         design = array.generate(fm, slots=tm.slots, length=length, channels=channels, fold=fold,
                                 head_fold=tm.head_interval, head_queue=tm.head_queue, record_fifo=tm.record_fifo)
         out = array.write(design, build_dir() / "rtl" / f"array-{Path(ckpt.path).stem}-f{fold}")
-        cells, secs = yosys(array.sources(out), "venom_array", out, log_dir / out.name, timeout, reuse, fast)
+        cells, secs = yosys(array.sources(out), "venom_array", out, log_dir / out.name, timeout, reuse, fast,
+                            netlist=True)
+        path = logic_depth.depth(log_dir / f"{out.name}.netlist.json")
         res = count(cells)
         bram = res["RAMB36E2"] + res["RAMB18E2"] / 2
         est = c.resources
@@ -189,7 +195,7 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
                                      "BRAM36": bram / est.bram36 if est.bram36 else None,
                                      "LUT": res["LUT"] / est.lut if est.lut else None},
                  "dsp_efficiency": useful / (res["DSP48E2"] * fold) if res["DSP48E2"] else None,
-                 "yosys_s": secs, "cells_by_type": cells}
+                 "deepest_path": path.as_dict(), "yosys_s": secs, "cells_by_type": cells}
         report["settings"].append(entry)
         if progress:
             progress(array_line(entry))
@@ -202,4 +208,5 @@ def array_line(e: dict[str, Any]) -> str:
     eff = e["dsp_efficiency"]
     return (f"resources array F={e['fold']}{' (plan)' if e['chosen'] else ''}, S={e['slots']}: {e['LUT']:,} LUT, "
             f"{e['FF']:,} FF, {e['DSP48E2']:,} DSP48E2, {e['BRAM36_eq']:g} BRAM36 eq., {e['URAM']} URAM; "
-            f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}")
+            f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}; deepest path "
+            f"{e['deepest_path']['lut_levels']} LUT levels, a {e['deepest_path']['carry8_chain']}-cell carry chain")
