@@ -13,7 +13,6 @@ RTL counts the drops it makes itself (head queue, record FIFO).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.paths import COCOTB_DIR
 from venom_fpga.rtl import array
 from venom_fpga.rtl.array_model import (ArrayResult, TokenStream, Window, photon_windows, record_values, schedule,
                                         simulate, token_inputs)
