@@ -16,31 +16,63 @@ from model_zoo import TINY, random_tensors
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.paths import RTL_DIR
 from venom_fpga.rtl import array, array_sim
+from venom_fpga.rtl.array_model import Window
 from venom_fpga.rtl.cocotb_runner import SIM_BUILD
 
 LENGTH, SLOTS, CHANNELS, FIFO = 8, 4, 6, 2
 PERIOD_S = 1e-6  # 1 MHz model rate
 
 
-CONFIGS = {"f1": {"fold": 1}, "f2-head8": {"fold": 2, "head_fold": 8, "head_queue": 1}}
+CONFIGS = {"f1": {"fold": 1}, "f2-head8": {"fold": 2, "head_fold": 8, "head_queue": 1, "slots": 6}}
 
 
 @functools.cache
 def _design(name: str):
     fm = FixedModel((TINY, random_tensors(TINY, 5)))
-    design = array.generate(fm, slots=SLOTS, length=LENGTH, channels=CHANNELS, record_fifo=FIFO, **CONFIGS[name])
+    design = array.generate(fm, **{"slots": SLOTS, **CONFIGS[name]}, length=LENGTH, channels=CHANNELS,
+                            record_fifo=FIFO)
     out = array.write(design, SIM_BUILD / f"array-tiny-{name}")
     rng = np.random.default_rng(0)
     iq = rng.standard_normal((50, LENGTH, 2)) * 3.0
     iq[0, 3] = 1e6  # a saturating sample
     pool = fm.quantize_input(iq)
-    period = design.step_latency + (SLOTS - 1) * design.fold + 3  # the least period the slots allow, plus a little
+    period = design.step_latency + (design.slots - 1) * design.fold + 3  # the least the slots allow, plus a little
     return fm, design, out, pool, period
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
 def setup(request):
     return _design(request.param)
+
+
+def _first(make, edges, tries: int = 200):
+    """The first of ``make(0)``, ``make(1)``, ... whose array-model run has an edge case (``edges`` > 0)."""
+    for k in range(tries):
+        g = make(k)
+        if edges(g):
+            return g
+    raise AssertionError(f"no stream in {tries} with the edge case")
+
+
+def _fifo_edges(g, depth: int) -> int:
+    """Records accepted into a full FIFO because a record leaves in the clock before their ``ready``."""
+    recs, n = g.result.records, 0
+    for i, r in enumerate(recs):
+        busy = [q.leave for q in recs[:i] if q.leave >= r.ready - 1]
+        n += len(busy) == depth and min(busy) == r.ready - 1
+    return n
+
+
+def _queue_edges(g, design) -> int:
+    """Head requests accepted into a full queue because a queued window starts in the request's clock."""
+    last = g.stream.t == design.length - 1
+    request = dict(zip(g.stream.window[last].tolist(), (g.stream.clock[last] + design.step_latency).tolist()))
+    starts = [r.ready - design.head_latency for r in g.result.records]
+    n = 0
+    for i, r in enumerate(g.result.records):
+        waiting = [s for s in starts[:i] if s >= request[r.window]]
+        n += len(waiting) == design.head_queue and min(waiting) == request[r.window]
+    return n
 
 
 def test_array_top_lint_clean(setup):
@@ -60,10 +92,22 @@ def test_array_against_models(setup):
     cut = seg(rate_cps=60_000, seed=3, clocks=whole.clocks // 2)  # reset in mid-stream, then a fresh stream
     after = seg(rate_cps=60_000, seed=4)
     burst = seg(rate_cps=300_000, seed=5)  # many windows ending together: the head queue may overflow
-    segments = [below, above, cut, after, burst]
+    # the edges of "full": a record that enters the full FIFO as one leaves, a request that finds the head queue
+    # full as a queued window starts (both accepted)
+    if design.head_interval == 1:
+        fifo_edge = _first(lambda k: seg(rate_cps=300_000, seed=100 + k, ready_p=0.15), lambda g: _fifo_edges(g, FIFO))
+        segments = [below, above, cut, after, burst, fifo_edge]
+    else:  # bursts: every channel starts a window in the same period, requests F clocks apart
+        wins = [Window(ch, 10 * b, (b * CHANNELS + ch) % len(pool)) for b in range(12) for ch in range(CHANNELS)]
+        bursts = lambda k, p: array_sim.segment_of(fm, design, pool, wins, period, seed=k, ready_p=p)  # noqa: E731
+        queue_edge = bursts(0, 1.0)
+        assert _queue_edges(queue_edge, design)
+        fifo_edge = _first(lambda k: bursts(300 + k, 0.1), lambda g: _fifo_edges(g, FIFO))
+        segments = [below, above, cut, after, burst, queue_edge, fifo_edge]
     # the scenarios are what they claim (the model's view)
     assert len(below.result.records) >= 5 and below.result.dropped() == 0
-    assert above.result.drops["slot"].sum() > 0 and above.result.drops["record_fifo"].sum() > 0
+    assert above.result.drops["record_fifo"].sum() > 0
+    assert above.result.drops["slot"].sum() > 0 or design.slots >= CHANNELS  # (a slot per channel: none)
     in_flight = [r for r in whole.result.records if r.leave >= cut.clocks]
     assert in_flight and len(cut.stream.clock) < len(whole.stream.clock)
     obs = array_sim.run(out, segments, sim="verilator")
