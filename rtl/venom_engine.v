@@ -530,6 +530,7 @@ generate
             .ACC_W(ACC_W),
             .DW(DW)
         ) norm_inst (
+            .clk(clk),
             .val(val7),
             .mant_frac(ir7[F_N_MF +: F_N_MF_W]),
             .even(ir7[F_N_EVEN]),

@@ -17,7 +17,10 @@ module venom_quant #(
     // width of the right-shift amount
     parameter SH_W = 7,
     // 1: one pipeline register between rounding and overflow (clk used)
-    parameter REG = 0
+    parameter REG = 0,
+    // the least and the most rshift the caller ever gives (a narrower shifter when it knows a range)
+    parameter SH_MIN = 0,
+    parameter SH_MAX = (1 << SH_W) - 1
 ) (
     clk, en, val, rshift, width, is_signed, rnd, ovf, code
 );
@@ -46,13 +49,33 @@ initial begin
 end
 `endif
 
-// shifts at or beyond ACC_W+1 give the same floor/half/sticky as ACC_W+1
-wire [SH_W-1:0] s = (rshift > ACC_W + 1) ? ACC_W + 1 : rshift;
+// shifts at or beyond ACC_W+1 give the same floor/half/sticky as ACC_W+1. The shift is LO + sv: the constant LO
+// is wiring, only sv (SV_W bits) drives a shifter and the mask of the dropped bits.
+localparam LO = (SH_MIN > ACC_W + 1) ? ACC_W + 1 : SH_MIN;
+localparam HI = (SH_MAX > ACC_W + 1) ? ACC_W + 1 : SH_MAX;
+localparam SV_W = (HI > LO) ? $clog2(HI - LO + 1) : 1;
+wire [SH_W-1:0] s = (rshift > HI[SH_W-1:0]) ? HI[SH_W-1:0] : rshift;
+// verilator lint_off WIDTH
+wire [SV_W-1:0] sv = s - LO[SH_W-1:0];
+// verilator lint_on WIDTH
 wire signed [XW-1:0] vx = {{3{val[ACC_W-1]}}, val};
-wire signed [XW-1:0] fl = vx >>> s;
+wire signed [XW-1:0] fl = (vx >>> LO) >>> sv;
 wire [XW-1:0] one = {{(XW-1){1'b0}}, 1'b1};
-wire [XW-1:0] low_mask = (s > 1) ? ((one << (s - 1)) - one) : {XW{1'b0}};
-wire half = (s != 0) ? vx[s - 1] : 1'b0;
+wire half;
+wire [XW-1:0] low_mask;  // the dropped bits below the half bit
+generate
+    if (LO == 0) begin : g_from0
+        assign low_mask = (s > 1) ? ((one << (s - 1)) - one) : {XW{1'b0}};
+        assign half = (s != 0) ? vx[s - 1] : 1'b0;
+    end else begin : g_from_lo
+        // bits below LO - 1 always; then sv more
+        assign low_mask = (((one << sv) - one) << (LO - 1)) | ((one << (LO - 1)) - one);
+        // verilator lint_off UNUSEDSIGNAL
+        wire [XW-1:0] from_half = (vx >> (LO - 1)) >> sv;  // (only bit 0 is used: a mux)
+        // verilator lint_on UNUSEDSIGNAL
+        assign half = from_half[0];
+    end
+endgenerate
 wire sticky = |(vx & low_mask);
 wire neg = val[ACC_W-1];
 reg inc;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// venom_rom: synchronous dual-read ROM initialised from a $readmemh file (maps to block RAM)
+// venom_rom: synchronous dual-read ROM initialised from a $readmemh file (block RAM, whatever its size)
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -23,7 +23,8 @@ module venom_rom #(
     output reg  [WIDTH-1:0]  q_b
 );
 
-reg [WIDTH-1:0] mem [0:DEPTH-1];
+// block RAM even when small: a logic ROM of a few hundred words costs hundreds of LUTs per table unit
+(* rom_style = "block" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
 
 `ifndef SYNTHESIS  // elaboration checks (Yosys 0.23 rejects $error)
 initial begin

@@ -51,27 +51,32 @@ def test_verilator_lint_clean():
     assert r.returncode == 0, r.stderr
 
 
-def test_venom_quant_module():
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("sh_min,sh_max", [(0, 127), (20, 40), (3, 100)])
+def test_venom_quant_module(sh_min, sh_max):
+    """Every mode against the golden quant; with a shift range (SH_MIN, SH_MAX) the shifts stay inside it, both ends
+    included (the generated array gives a table's variable shift its range)."""
+    rng = np.random.default_rng(sh_min)
+    shifts = [s for s in (0, 1, 2, 7, 20, 40, 63, 66, 100) if sh_min <= s <= sh_max] + [sh_min, sh_max]
     rows = []
     for rnd in ROUNDING_MODES:
         for ovf in OVERFLOW_MODES:
             for signed in (0, 1):
                 for _ in range(12):
                     w = int(rng.integers(2, 33 if signed else 32))  # codes live in signed 32-bit words
-                    s = int(rng.choice([0, 1, 2, 7, 20, 40, 63, 66, 100]))
+                    s = int(rng.choice(shifts))
                     v = int(rng.integers(-(1 << 62), 1 << 62)) >> int(rng.integers(0, 60))
                     if rng.random() < 0.3 and s > 0:  # exact half
                         v = ((v >> s) << s) | (1 << (s - 1)) if s < 62 else v
                     rows.append((v, s, w, signed, ROUNDING_MODES.index(rnd), OVERFLOW_MODES.index(ovf),
                                  quant(v, s, w, bool(signed), rnd, ovf)))
     a = np.array(rows, dtype=object)
-    path = SIM_BUILD / "venom_quant_cases.npz"
+    path = SIM_BUILD / f"venom_quant_cases_{sh_min}_{sh_max}.npz"
     path.parent.mkdir(exist_ok=True)
     np.savez(path, val=a[:, 0].astype(np.int64), rshift=a[:, 1].astype(np.int64), width=a[:, 2].astype(np.int64),
              signed=a[:, 3].astype(np.int64), rnd=a[:, 4].astype(np.int64), ovf=a[:, 5].astype(np.int64),
              expected=a[:, 6].astype(np.int64))
-    run_cocotb("venom_quant", "test_venom_quant", [str(REPO / "rtl" / "venom_quant.v")], "venom_quant", sim=SIM,
+    run_cocotb("venom_quant", "test_venom_quant", [str(REPO / "rtl" / "venom_quant.v")],
+               f"venom_quant_{sh_min}_{sh_max}", sim=SIM, parameters={"SH_MIN": sh_min, "SH_MAX": sh_max},
                test_dir="venom_quant", extra_env={"VENOM_QUANT_CASES": str(path)})
 
 

@@ -11,7 +11,7 @@ from venom_fpga.fixed.model import FixedModel
 from venom_fpga.rtl.array_model import ArrayTiming, photon_windows, schedule, simulate
 from venom_fpga.rtl import array
 from venom_fpga.rtl.planner import (RECORD_LATENCY_US, Budget, capacity, choose, dsp_per_product,
-                                    overflow_probability, resources)
+                                    overflow_probability, resources, table_ramb18, unit_luts)
 
 
 @pytest.mark.parametrize("slots, rate", [(8, 2000.0), (12, 3000.0)])
@@ -36,6 +36,26 @@ def test_capacity_is_the_rate_at_the_overflow_target():
 def test_dsp_mapping():
     assert dsp_per_product(27, 18) == dsp_per_product(18, 27) == dsp_per_product(8, 8) == 1
     assert dsp_per_product(28, 18) == 2 and dsp_per_product(30, 23) == 4
+
+
+def test_table_rom_tiling():
+    # true-dual-port RAMB18: 1K x 18, 2K x 9, 4K x 4 ... (the cheapest tiling of one shape)
+    assert table_ramb18(18, 1024) == 1 and table_ramb18(22, 258) == 2 and table_ramb18(31, 1538) == 4
+    assert table_ramb18(18, 2050) == 3 and table_ramb18(4, 4096) == 1
+
+
+def test_every_multiplier_and_unit_is_counted():
+    model = FixedModel((SMALL, random_tensors(SMALL, 2)))
+    d = array.generate(model, slots=2, length=16, channels=8)
+    tables = sum(k for u, k in d.units.items() if u[0] == "table")
+    assert tables == d.tables > 0
+    # the step and head multipliers of the op plan (each once at F = 1) plus one slope multiplier per table unit
+    assert len(d.products) == model.plan.step_products() + model.plan.finish_products() + tables
+    kinds = {u[0] for u in d.units}
+    assert kinds == {"quant", "table", "normalize"}
+    assert all(unit_luts(u) > 0 for u in d.units)
+    with pytest.raises(ValueError):
+        unit_luts(("adder", 8))
 
 
 @pytest.mark.parametrize("dims", [PUBLISHED, SMALL], ids=["published", "small"])

@@ -159,7 +159,11 @@ class ArrayDesign:
     state_bits: int = 0  # slot state per slot
     state_words: list[int] = field(default_factory=list)  # width of each slot-state RAM
     adder_bits: int = 0  # sum over adders of (operands - 1) x width: the adder trees' LUT count, roughly
-    mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4)
+    mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4 nets or 64 constants)
+    # the instances, for the planner's estimates: ("quant", value bits, code bits, least shift, variable shift
+    # bits (0: a constant), rounds),
+    # ("table", kind, value bits, word bits, words), ("normalize", value bits) -> how many
+    units: Counter = field(default_factory=Counter)
 
     def wide_products(self) -> dict[str, dict]:
         """The multipliers whose operands do not fit one DSP48E2 (27 x 18 signed), per instruction: how many, their
@@ -271,6 +275,7 @@ class _Generator:
         self.state_groups: list[dict] = []
         self.state_bits = 0
         self.adder_bits = self.mux_bits = 0
+        self.units: Counter = Counter()
         in_fmt = self.prog.in_fmt
         if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
             raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
@@ -405,17 +410,26 @@ class _Generator:
                 return nets[0]
             ops = [n.name for n in nets]
 
-    def quantize(self, acc: Net, it: Instr, rshift: str, out_bits: int, stage: int) -> Net:
-        """One venom_quant (combinational) on ``acc`` valid at ``stage``; its code registered at ``stage`` + 1."""
+    def quantize(self, acc: Net, it: Instr, rshift: str, shifts: tuple[int, int] | None, out_bits: int,
+                 stage: int) -> Net:
+        """One venom_quant on ``acc`` valid at ``stage``, its register between the rounding and the overflow
+        handling (each is a carry chain plus a few LUT levels); the code registered at ``stage`` + 2. ``rshift``: a
+        constant, or a net whose values lie in ``shifts`` (least, most; the unit's shifter spans only that)."""
         e = self.e
         acc_w = max(acc.bits, out_bits)
-        code = e.wire("q", out_bits, None, stage)
+        lo, hi = shifts or (0, 0)
+        hi = min(hi, acc_w + 1)  # (venom_quant's own clamp)
+        lo = min(lo, hi)
+        span = (hi - lo).bit_length() if shifts else 0
+        self.units[("quant", acc_w, out_bits, lo, span, it.rnd != "AP_TRN")] += 1
+        code = e.wire("q", out_bits, None, stage + 1)
+        sh = f", .SH_MIN({lo}), .SH_MAX({hi})" if shifts else ""
         e.body.append(
-            f"venom_quant #(.ACC_W({acc_w}), .DW({out_bits}), .SH_W({SH_W}), .REG(0)) u_{code.name} (\n"
+            f"venom_quant #(.ACC_W({acc_w}), .DW({out_bits}), .SH_W({SH_W}), .REG(1){sh}) u_{code.name} (\n"
             f"    .clk(ap_clk), .en(1'b1), .val({sx(acc, acc_w)}), .rshift({rshift}),\n"
             f"    .width({_ulit(it.width, _FIELD_W['F_WIDTH_W'])}), .is_signed(1'b{int(it.signed)}), "
             f".rnd({it.rnd}), .ovf({it.ovf}), .code({code.name}));")
-        return e.reg("v", out_bits, code.name, stage + 1)
+        return e.reg("v", out_bits, code.name, stage + 2)
 
     def writeback(self, it: Instr, acc: Net, vf: Net | None, out_bits: int, stage: int) -> Net:
         e = self.e
@@ -433,45 +447,69 @@ class _Generator:
                 e.decl.append(f"/* verilator lint_off UNUSEDSIGNAL */ wire [{vf.bits - 1}:0] {low} = {vf.name}; "
                               "/* verilator lint_on UNUSEDSIGNAL */")
                 rshift = f"{_ulit(it.rshift, SH_W)} + {low}[{SH_W - 1}:0]"
-            return self.quantize(acc, it, rshift, out_bits, stage)
+            return self.quantize(acc, it, rshift, None if vf is None else (0, (1 << SH_W) - 1), out_bits, stage)
         if it.wb == "flag":
             return e.reg("f", 2, f"({acc.name} > {_lit(0, acc.bits)}) ? 2'sd1 : 2'sd0", stage + 1)
-        nm = it.norm  # norm_m / norm_n: venom_normalize (combinational), then a register
+        nm = it.norm  # norm_m / norm_n: venom_normalize (its register after the leading-one search), then a register
         acc_w = max(acc.bits, 33)  # venom_normalize takes DW < ACC_W
-        mant = e.wire("nm", 32, None, stage, unused_ok=True)
-        expo = e.wire("ne", 32, None, stage, unused_ok=True)
+        self.units[("normalize", acc_w)] += 1
+        mant = e.wire("nm", 32, None, stage + 1, unused_ok=True)
+        expo = e.wire("ne", 32, None, stage + 1, unused_ok=True)
         fw = _FIELD_W
         e.body.append(
-            f"venom_normalize #(.ACC_W({acc_w}), .DW(32)) u_{mant.name} (\n"
-            f"    .val({sx(acc, acc_w)}), .mant_frac({_ulit(nm['mant_frac'], fw['F_N_MF_W'])}), "
+            f"venom_normalize #(.ACC_W({acc_w}), .DW(32), .REG(1)) u_{mant.name} (\n"
+            f"    .clk(ap_clk), .val({sx(acc, acc_w)}), .mant_frac({_ulit(nm['mant_frac'], fw['F_N_MF_W'])}), "
             f".even(1'b{int(nm['even'])}), .halve(1'b{int(nm['halve'])}),\n"
             f"    .off({_lit(nm['off'], fw['F_N_OFF_W'])}), .lo({_ulit(nm['lo'], fw['F_N_LO_W'])}), "
             f".hi({_ulit(nm['hi'], fw['F_N_HI_W'])}), .add({_lit(nm['add'], fw['F_N_ADD_W'])}),\n"
             f"    .mant({mant.name}), .expo({expo.name}));")
         src = mant if it.wb == "norm_m" else expo
-        return e.reg("n", out_bits, f"{src.name}[{out_bits - 1}:0]", stage + 1)
+        return e.reg("n", out_bits, f"{src.name}[{out_bits - 1}:0]", stage + 2)
 
     def table_eval(self, it: Instr, x: Net, out_bits: int, stage: int) -> Net:
-        """One venom_lut_unit on ``x`` valid at ``stage``, then its rounding: the code at ``stage`` + 5."""
+        """One venom_lut_unit on ``x`` valid at ``stage``, then its rounding: the code at ``stage`` + 6. The unit's
+        exact value is only as wide as its bound (:meth:`_table_value_bits`) and its right shift is a constant but
+        for exp2neg (rshift + n): the rounding's shifter is the array's widest logic otherwise."""
         e, lut = self.e, it.lut
         if x.bits > LUT_DW:
             raise ArrayError(f"{it.name}: table input of {x.bits} bits (> {LUT_DW})")
         mem, tw, depth = self._table_mem(lut)
         f, fw = lut_fields(lut), _FIELD_W
-        val = e.wire("lv", LUT_ACC_W, None, stage + 4)
+        r_w = max(lut.shift, 1)
+        # the unit's own width rules: relu is zero-extended from LUT_DW bits, the slope product sign-extended
+        acc_w = max(self._table_value_bits(lut, f, x), tw + r_w + 3, LUT_DW + 1)
+        val = e.wire("lv", acc_w, None, stage + 4)
         rs = e.name("lr")
-        e.decl.append(f"wire [{SH_W - 1}:0] {rs};")
+        variable = LUT_KINDS[f["kind"]] == "exp2neg"
+        lint = "" if variable else "/* verilator lint_off UNUSEDSIGNAL */ "
+        e.decl.append(f"{lint}wire [{SH_W - 1}:0] {rs};{' /* verilator lint_on UNUSEDSIGNAL */' if lint else ''}")
         self.tables += 1
+        self.units[("table", LUT_KINDS[f["kind"]], acc_w, tw, depth)] += 1
+        self.products.append((max(tw, r_w) + 1, min(tw, r_w) + 1))  # the unit's slope x fraction multiplier
+        self.product_ops.append(self.op)
         e.body.append(
-            f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({LUT_ACC_W}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
-            f".R_W({max(lut.shift, 1)}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
+            f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({acc_w}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
+            f".R_W({r_w}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
             f"    .clk(ap_clk), .en(1'b1), .x({sx(x, LUT_DW)}), .kind(LUT_{LUT_KINDS[f['kind']].upper()}), "
             f".tbase({_ulit(0, _ubits(depth))}),\n"
             f"    .lo({_lit(f['lo'], LUT_DW)}), .hi({_lit(f['hi'], LUT_DW)}), .s({_ulit(f['s'], fw['F_L_S_W'])}), "
             f".f_in({_ulit(f['f_in'], fw['F_L_FIN_W'])}), .nmax({_ulit(f['nmax'], fw['F_L_NMAX_W'])}),\n"
             f"    .sh_relu({_ulit(f['sh_relu'], fw['F_L_SHRELU_W'])}), .sh_v({_ulit(f['sh_v'], fw['F_L_SHV_W'])}), "
             f".rshift({_ulit(f['rshift'], SH_W)}), .val({val.name}), .rshift_out({rs}));")
-        return self.quantize(val, it, rs, out_bits, stage + 4)
+        if variable:  # exp2neg: rshift + n, n <= nmax
+            return self.quantize(val, it, rs, (f["rshift"], f["rshift"] + f["nmax"]), out_bits, stage + 4)
+        return self.quantize(val, it, _ulit(f["rshift"], SH_W), None, out_bits, stage + 4)
+
+    @staticmethod
+    def _table_value_bits(lut: Lut, f: dict[str, int], x: Net) -> int:
+        """Signed bits of the unit's exact value (venom_lut_unit's header): |V| <= max|T| 2**s + max|dT| (2**s - 1)
+        and, for the relu kinds, |relu(x)| < 2**(x.bits - 1)."""
+        codes = [int(c) for c in lut.codes] + [int(lut.codes[-1])]
+        steps = [abs(b - a) for a, b in zip(codes, codes[1:])]
+        v = max(abs(c) for c in codes) * (1 << f["s"]) + max(steps) * ((1 << f["s"]) - 1)
+        if LUT_KINDS[f["kind"]] in ("relu_minus", "relu_plus"):
+            v = (((1 << (x.bits - 1)) - 1) << f["sh_relu"]) + (v << f["sh_v"])
+        return _sbits(v)
 
     def _table_mem(self, lut: Lut) -> tuple[str, int, int]:
         """One $readmemh file per distinct table, one word longer than the table (the interpolation reads i + 1
@@ -574,7 +612,11 @@ class _Generator:
             cases = " ".join(f"{p}: {m} <= {_lit(v, bits) if isinstance(v, int) else sx(hold(v), bits)};"
                              for p, v in enumerate(values))
             e.seq.append(f"case ({ph}) {cases} default: {m} <= {_lit(0, bits)}; endcase")
-            self.mux_bits += bits * -(-(len(values) - 1) // 3)
+            # LUTs per bit: a LUT6 selects one of 4 nets (MUXF7/8 join them); the constants are one function of the
+            # phase bits (a LUT6 per 64 phases)
+            nets = sum(isinstance(v, Net) for v in values)
+            consts = len(values) - nets
+            self.mux_bits += bits * (-(-nets // 4) + (-(-(1 << pw) // 64) if consts else 0))
             return Net(m, bits, stage + 2)
 
         lanes = -(-len(elems) // F)
@@ -675,7 +717,7 @@ class _Generator:
                            step_products=n_step_products,
                            tables=self.tables, state_bits=self.state_bits,
                            state_words=[g["bits"] for g in self.state_groups], adder_bits=self.adder_bits,
-                           mux_bits=self.mux_bits)
+                           mux_bits=self.mux_bits, units=self.units)
 
     def _head_queue(self, head_in: dict[int, Net | int], D: int) -> dict[int, Net | int]:
         """A window's last token asks for the head at stage D (its pooling state and tag); the head starts one

@@ -9,9 +9,14 @@ widths, its table units and its slot-state words. Memory and logic are ESTIMATES
 
 - DSP48E2: one per multiplier whose operands fit 27 x 18 bits (signed), else ``ceil((a-1)/26) * ceil((b-1)/17)``;
 - BRAM36: each slot-state RAM (one per first reader, read and written once per token) takes ``ceil(bits / 72)``
-  72-bit columns of 512 words (``ceil(S / 512)`` deep); each table unit one RAMB18 (two reads per evaluation);
-- LUT: one LUT per accumulator bit per added term (adder trees on carry chains), plus the F:1 operand
-  multiplexers of folded multipliers.
+  72-bit columns of 512 words (``ceil(S / 512)`` deep); each table unit its ROM in true-dual-port RAMB18s (two
+  reads per evaluation: 1K x 18, 2K x 9, 4K x 4 ... per RAMB18, the cheapest shape);
+- LUT (logic, not LUT-as-memory): one LUT per accumulator bit per added term (adder trees on carry chains), the F:1
+  operand multiplexers of folded multipliers, and per instance of the rounding, table and normalisation units a
+  formula in their widths (:func:`unit_luts`), fitted to Yosys on each unit of the shipped PtSi array alone. In the
+  whole array Yosys packs additions into the DSP48E2 post-adders and merges multiplexers into their neighbours'
+  LUTs, so the two sums are scaled by ``FABRIC_IN_CONTEXT`` and ``UNITS_IN_CONTEXT``: the least-squares fit to Yosys
+  on the TINY test array (non-published dims) at F = 1 and at F = 2 with a head every 8 clocks (rtl/README).
 
 Head: the least interval that keeps the record latency within ``RECORD_LATENCY_US`` is not what matters; the
 largest that keeps it within and keeps the head at most half busy at the design rate (a queue of ``HEAD_QUEUE``
@@ -69,13 +74,50 @@ def dsp_per_product(a: int, b: int) -> int:
     return array.dsp48e2([(max(a, b), min(a, b))])
 
 
+FABRIC_IN_CONTEXT = 0.57  # adders and multiplexers: Yosys on the whole array / the formulas
+UNITS_IN_CONTEXT = 0.92  # rounding, table and normalisation units: the same
+# true-dual-port RAMB18 shapes (bits per port, words)
+RAMB18_SHAPES = ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+
+
+def table_ramb18(word_bits: int, words: int) -> int:
+    """RAMB18s of one table ROM read on two ports (the cheapest tiling of one shape)."""
+    return min(math.ceil(word_bits / w) * math.ceil(words / d) for w, d in RAMB18_SHAPES)
+
+
+def unit_luts(unit: tuple) -> int:
+    """Logic LUTs of one generated unit (:attr:`ArrayDesign.units`). Fitted to Yosys 0.23 ``synth_xilinx`` on each
+    distinct unit of the shipped PtSi array, synthesised alone between registers (within ~15 % each):
+    a rounding with a constant shift is its code's width plus, when it rounds, the carry into half the value; one
+    with a variable shift is a barrel shifter and a sticky mask over the value above the shift's constant part
+    (quadratic in that width: the shift range grows with it); a table unit is its clamp, index
+    and interpolation adders (twice that with a relu term), plus the read multiplexers of a ROM deeper than 2K;
+    a normalisation is its leading-one search and two shifters."""
+    kind = unit[0]
+    if kind == "quant":
+        _, value, code, least, span, rounds = unit
+        if span:
+            shifted = value - least + 3  # venom_quant's extended value above the constant part of the shift
+            return shifted * shifted // 4 + 10
+        return code + (value // 2 + 4 if rounds else 6)
+    if kind == "table":
+        _, table_kind, value, word_bits, words = unit
+        muxes = 2 * word_bits * (math.ceil(words / 2048) - 1)
+        return (3 * value + 45 if table_kind.startswith("relu") else 2 * value) + muxes
+    if kind == "normalize":
+        return 300 + unit[1]
+    raise ValueError(f"unknown unit {unit!r}")
+
+
 def resources(design: array.ArrayDesign, slots: int) -> Resources:
     """Resources of a generated array configuration at ``slots`` slots (module docstring: DSPs exact, the rest
     estimated)."""
     n = design.step_products
     dsp_step, dsp_head = array.dsp48e2(design.products[:n]), array.dsp48e2(design.products[n:])
-    bram = sum(math.ceil(bits / 72) for bits in design.state_words) * math.ceil(slots / 512) + design.tables / 2
-    lut = design.adder_bits + design.mux_bits
+    tables = sum(k * table_ramb18(u[3], u[4]) for u, k in design.units.items() if u[0] == "table")
+    bram = sum(math.ceil(bits / 72) for bits in design.state_words) * math.ceil(slots / 512) + tables / 2
+    units = sum(k * unit_luts(u) for u, k in design.units.items())
+    lut = round(FABRIC_IN_CONTEXT * (design.adder_bits + design.mux_bits) + UNITS_IN_CONTEXT * units)
     return Resources(dsp_step + dsp_head, float(bram), 0, int(lut), dsp_step, dsp_head, design.state_bits)
 
 

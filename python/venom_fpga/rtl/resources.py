@@ -43,13 +43,20 @@ class ResourcesError(RuntimeError):
     """Yosys is missing, failed or ran out of time (the message names its log)."""
 
 
+# LUTs per LUT-as-memory cell (UltraScale+ CLB: a SLICEM LUT is one 64-bit RAM or one 32-bit shift register)
+LUTS_PER_MEMORY_CELL = {"SRL16E": 1, "SRLC32E": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM32X1D": 2, "RAM64X1D": 2,
+                        "RAM128X1D": 4, "RAM256X1D": 8, "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8}
+
+
 def count(cells: dict[str, int]) -> dict[str, int]:
-    """Yosys cell counts -> the resources we report."""
+    """Yosys cell counts -> the resources we report (LUT: logic; LUT_as_memory: shift registers and LUT-RAM, in
+    LUTs; Vivado's "CLB LUTs" is their sum)."""
     def starting(prefix: str) -> int:
         return sum(v for k, v in cells.items() if k.startswith(prefix))
 
     return {
         "LUT": starting("LUT"),
+        "LUT_as_memory": sum(n * cells.get(k, 0) for k, n in LUTS_PER_MEMORY_CELL.items()),
         "FF": sum(cells.get(k, 0) for k in ("FDRE", "FDSE", "FDCE", "FDPE")),
         "DSP48E2": cells.get("DSP48E2", 0),
         "RAMB36E2": cells.get("RAMB36E2", 0),
@@ -206,7 +213,8 @@ def array_line(e: dict[str, Any]) -> str:
     r = e["yosys_over_plan"]
     ratio = ", ".join(f"{k} {v:.2f}" for k, v in r.items() if v is not None and math.isfinite(v))
     eff = e["dsp_efficiency"]
-    return (f"resources array F={e['fold']}{' (plan)' if e['chosen'] else ''}, S={e['slots']}: {e['LUT']:,} LUT, "
+    return (f"resources array F={e['fold']}{' (plan)' if e['chosen'] else ''}, S={e['slots']}: {e['LUT']:,} LUT "
+            f"(+{e['LUT_as_memory']:,} as memory), "
             f"{e['FF']:,} FF, {e['DSP48E2']:,} DSP48E2, {e['BRAM36_eq']:g} BRAM36 eq., {e['URAM']} URAM; "
             f"Yosys/plan {ratio}; DSP efficiency {'n/a' if eff is None else f'{eff:.2f}'}; deepest path "
             f"{e['deepest_path']['lut_levels']} LUT levels, a {e['deepest_path']['carry8_chain']}-cell carry chain")
