@@ -13,10 +13,9 @@ widths, its table units and its slot-state words. Memory and logic are ESTIMATES
   reads per evaluation: 1K x 18, 2K x 9, 4K x 4 ... per RAMB18, the cheapest shape);
 - LUT (logic, not LUT-as-memory): one LUT per accumulator bit per added term (adder trees on carry chains), the F:1
   operand multiplexers of folded multipliers, and per instance of the rounding, table and normalisation units a
-  formula in their widths (:func:`unit_luts`), fitted to Yosys on each unit of the shipped PtSi array alone. In the
-  whole array Yosys packs additions into the DSP48E2 post-adders and merges multiplexers into their neighbours'
-  LUTs, so the two sums are scaled by ``FABRIC_IN_CONTEXT`` and ``UNITS_IN_CONTEXT``: the least-squares fit to Yosys
-  on the TINY test array (non-published dims) at F = 1 and at F = 2 with a head every 8 clocks (rtl/README).
+  formula in their widths (:func:`unit_luts`), fitted to Yosys on each unit of the shipped PtSi array alone. Not
+  scaled for the whole array (where Yosys packs some additions into DSP48E2 post-adders): a factor fitted to the
+  small test array did not carry over to the shipped one (rtl/README has both ratios).
 
 Head: the least interval that keeps the record latency within ``RECORD_LATENCY_US`` is not what matters; the
 largest that keeps it within and keeps the head at most half busy at the design rate (a queue of ``HEAD_QUEUE``
@@ -74,8 +73,6 @@ def dsp_per_product(a: int, b: int) -> int:
     return array.dsp48e2([(max(a, b), min(a, b))])
 
 
-FABRIC_IN_CONTEXT = 0.57  # adders and multiplexers: Yosys on the whole array / the formulas
-UNITS_IN_CONTEXT = 0.92  # rounding, table and normalisation units: the same
 # true-dual-port RAMB18 shapes (bits per port, words)
 RAMB18_SHAPES = ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 
@@ -116,8 +113,7 @@ def resources(design: array.ArrayDesign, slots: int) -> Resources:
     dsp_step, dsp_head = array.dsp48e2(design.products[:n]), array.dsp48e2(design.products[n:])
     tables = sum(k * table_ramb18(u[3], u[4]) for u, k in design.units.items() if u[0] == "table")
     bram = sum(math.ceil(bits / 72) for bits in design.state_words) * math.ceil(slots / 512) + tables / 2
-    units = sum(k * unit_luts(u) for u, k in design.units.items())
-    lut = round(FABRIC_IN_CONTEXT * (design.adder_bits + design.mux_bits) + UNITS_IN_CONTEXT * units)
+    lut = design.adder_bits + design.mux_bits + sum(k * unit_luts(u) for u, k in design.units.items())
     return Resources(dsp_step + dsp_head, float(bram), 0, int(lut), dsp_step, dsp_head, design.state_bits)
 
 
