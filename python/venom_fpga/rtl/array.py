@@ -276,6 +276,7 @@ class _Generator:
         self.state_bits = 0
         self.adder_bits = self.mux_bits = 0
         self.units: Counter = Counter()
+        self._muxes: set[tuple] = set()  # (phase, width, values) of the multiplexers counted in mux_bits
         in_fmt = self.prog.in_fmt
         if in_fmt.width + (0 if in_fmt.signed else 1) > target.IQ_FIELD_BITS:
             raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
@@ -613,10 +614,14 @@ class _Generator:
                              for p, v in enumerate(values))
             e.seq.append(f"case ({ph}) {cases} default: {m} <= {_lit(0, bits)}; endcase")
             # LUTs per bit: a LUT6 selects one of 4 nets (MUXF7/8 join them); the constants are one function of the
-            # phase bits (a LUT6 per 64 phases)
-            nets = sum(isinstance(v, Net) for v in values)
-            consts = len(values) - nets
-            self.mux_bits += bits * (-(-nets // 4) + (-(-(1 << pw) // 64) if consts else 0))
+            # phase bits (a LUT6 per 64 phases). A multiplexer of the same values by the same phase is the same logic
+            # (Yosys merges it: the lanes of a matrix-vector product share the vector's), counted once.
+            key = (ph, bits, tuple(v if isinstance(v, int) else hold(v).name for v in values))
+            if key not in self._muxes:
+                self._muxes.add(key)
+                nets = sum(isinstance(v, Net) for v in values)
+                rom = -(-(1 << pw) // 64) if nets < len(values) else 0
+                self.mux_bits += bits * (-(-nets // 4) + rom)
             return Net(m, bits, stage + 2)
 
         lanes = -(-len(elems) // F)
