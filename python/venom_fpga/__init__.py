@@ -176,13 +176,13 @@ class Model:
         cfg, signals = profile(self.checkpoint, check_windows(iq, self.checkpoint), margin=margin)
         return Profile(cfg, signals, saturating_signals(signals))
 
-    def export_hls(self, out: _PathLike | None = None, reuse_factor: int | None = None) -> ExportResult:
+    def export_hls(self, out: _PathLike | None = None, channels: int | None = None, array=None) -> ExportResult:
         """The Vitis-HLS C++ project (``venom-fpga export``) in ``out`` (default ``hls/generated/<stem>/``),
-        replaced atomically; ``.out_dir``, ``.files``. ``reuse_factor``: cycles per sample of the core."""
-        from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, export
+        replaced atomically; ``.out_dir``, ``.files``. The array the planner chooses for ``channels`` channels
+        (default 2,048), or ``array`` (a ``venom_fpga.hls.array.ArraySpec``; S = 1 for a single channel)."""
+        from venom_fpga.hls.export import export
 
-        return export(self.checkpoint, precision=self.precision, out=out,
-                      reuse_factor=DEFAULT_REUSE_FACTOR if reuse_factor is None else reuse_factor)
+        return export(self.checkpoint, precision=self.precision, out=out, array=array, channels=channels)
 
     def export_rtl(self, lanes: int = 4, out: _PathLike | None = None) -> dict:
         """The generated Verilog top and memory files (``venom-fpga rtl``) in ``out`` (default

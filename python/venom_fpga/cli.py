@@ -282,12 +282,31 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, default_out_dir, export
+    from venom_fpga.hls.export import default_out_dir, export
 
     _check_outputs(args, ("--out", args.out if args.out is not None else default_out_dir(args.weights), REPLACED))
     result = export(args.weights, precision=args.precision, out=args.out, name_map=args.name_map,
-                    reuse_factor=args.reuse_factor if args.reuse_factor is not None else DEFAULT_REUSE_FACTOR)
+                    array=_array_spec(args), channels=args.channels)
     print(f"exported {len(result.files)} files -> {_show(result.out_dir)} in {result.seconds:.1f} s")
+
+
+def _array_spec(args: argparse.Namespace):
+    """--slots, --fold, --head-interval (all three, or none: the planner's array for --channels)."""
+    given = [args.slots, args.fold, args.head_interval]
+    if not any(v is not None for v in given):
+        return None
+    if any(v is None for v in given):
+        raise VenomError("--slots, --fold and --head-interval go together (or leave all three to the planner)")
+    from venom_fpga.hls.array import ArraySpec
+    from venom_fpga.hls.export import DEFAULT_WINDOW_LENGTH
+    from venom_fpga.rtl import planner
+    from venom_fpga.rtl.planner import DEFAULT_CHANNELS
+    from venom_fpga.target import CLOCK_MHZ
+
+    meta = load_checkpoint(args.weights, name_map=getattr(args, "name_map", None)).meta
+    period = int(CLOCK_MHZ * 1e6 // planner.model_sample_rate(meta))
+    return ArraySpec(args.slots, args.channels or DEFAULT_CHANNELS, meta.window_length or DEFAULT_WINDOW_LENGTH,
+                     args.fold, args.head_interval, planner.HEAD_QUEUE, planner.RECORD_FIFO, period)
 
 
 # --- hardware: C simulation, RTL, co-simulation, resources, vendor tools, summary ------------------------------
@@ -301,9 +320,9 @@ def cmd_csim(args: argparse.Namespace) -> None:
     ckpt = _load(args)
     iq = _load_windows(args.iq, ckpt) if args.iq is not None else None
     report = compare(ckpt, args.precision, iq, n_extremes=args.extremes, n_probe=args.probe,
-                     reuse_factor=args.reuse_factor)
+                     channels=args.channels, periods=args.periods)
     write_json(path, report)
-    if report["mismatches"]:
+    if report["mismatches"] or not report["stream"]["ok"]:
         raise CheckFailed(f"{summary(report)} -> {_show(path)}")
     print(f"{summary(report)} -> {_show(path)}")
 
@@ -562,7 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights(p)
     p.add_argument("--precision", help="precision config (default <weights stem>.precision.json, else the default)")
     p.add_argument("--out", help="output directory (default hls/generated/<weights stem>/), replaced atomically")
-    p.add_argument("--reuse-factor", type=int, help="cycles per sample of the core (folding; default 16)")
+    p.add_argument("--channels", type=_in_range(int, 1, 1 << 20),
+                   help="channels the array serves (default 2048; 1: the single-channel core, S = 1)")
+    p.add_argument("--slots", type=_positive_int, help="slots S (with --fold and --head-interval; default: the plan)")
+    p.add_argument("--fold", type=_positive_int, help="fold factor F, a power of two (the step's II)")
+    p.add_argument("--head-interval", type=_positive_int, help="clocks between head starts (the head's II)")
     p.set_defaults(func=cmd_export)
 
     def add_precision(p: argparse.ArgumentParser) -> None:
@@ -592,7 +615,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"probe windows when no --iq is given (default 1000, at most {MAX_GENERATED_WINDOWS})")
     p.add_argument("--extremes", type=_in_range(int, 0, MAX_GENERATED_WINDOWS), default=64,
                    help="windows of extreme input codes to add (default 64)")
-    p.add_argument("--reuse-factor", type=int, help="folding of the exported core (does not change results)")
+    p.add_argument("--channels", type=_in_range(int, 1, 1 << 20), default=2048,
+                   help="channels of the planned array the token streams run through (default 2048)")
+    p.add_argument("--periods", type=_in_range(int, 1, 1 << 20), default=600,
+                   help="model-rate periods of each token stream (at 1000 counts/s and above capacity; default 600)")
     add_report(p, "csim.json")
     p.set_defaults(func=cmd_csim)
 

@@ -94,15 +94,17 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
 
 def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
     """The generated HLS C++ (``venom-fpga export``), compiled with g++ against the ap_types headers and run
-    through its AXI4-Stream top (``export.csim_model``; exports and libraries cached under build/csim). Inputs are
+    through its array top (a 16-channel array, windows a few at a time: ``export.csim_model``, ``run_codes``;
+    exports and libraries cached under build/csim). Inputs are
     quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it must reproduce bit for bit
     (checked on every window)."""
+    from venom_fpga.hls.array import predict_spec
     from venom_fpga.hls.export import csim_model
 
     model = _golden_model(ckpt, precision, "csim", iq)
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
-    lib = csim_model(ckpt, model.precision)
+    lib = csim_model(ckpt, model.precision, array=predict_spec(iq.shape[1]))
     got = np.empty((iq.shape[0], ckpt.dims.n_out), dtype=np.int64)
     for start in tqdm(range(0, iq.shape[0], BATCH), desc="windows", unit="batch", disable=not progress):
         got[start : start + BATCH] = lib.run_codes(codes[start : start + BATCH])

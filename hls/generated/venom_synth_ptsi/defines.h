@@ -21,11 +21,12 @@ static const unsigned N_OUT = 2;  // mu and log_var
 static const unsigned MAX_WINDOW_LENGTH = 511;  // longest window the softmax normaliser holds
 
 // Interface (DESIGN.md §3) and folding
-static const unsigned IQ_WORD_BITS = 32;  // iq_in TDATA width
+static const unsigned IQ_WORD_BITS = 32;  // a token's I/Q field
 static const unsigned IQ_FIELD_BITS = 16;  // I in [IQ_FIELD_BITS-1:0], Q in [2 IQ_FIELD_BITS-1:IQ_FIELD_BITS]
-static const unsigned RECORD_FIELD_BITS = 32;  // energy_out: mu code sign-extended in the low field
-static const unsigned RECORD_BITS = 64;  // energy_out TDATA width: log_var code sign-extended in the high field
-static const unsigned REUSE_FACTOR = 16;  // cycles per sample (venom_top initiation interval)
+static const unsigned RECORD_FIELD_BITS = 32;  // a record's mu and log_var fields (codes sign-extended)
+
+// Where the array keeps its slot state (BIND_STORAGE impl of venom/array.h)
+#define VENOM_ARRAY_STATE_IMPL bram
 
 // Signals (precision config "signals"), in datapath order
 typedef ap_fixed<16,5,AP_RND,AP_SAT> input_t;  // input: I/Q sample (16-bit word per DESIGN.md §3)

@@ -7,8 +7,12 @@ scale, long constant runs, steps, impulses, random full-range codes; ``export.ex
 length. Without windows, synthetic probe windows (``precision.probe_windows``) stand in.
 
 Both run every window: the golden model (``FixedModel.run_codes``) and the C simulation (``export.csim_model``:
-the exported project compiled into a cached ``.so``, windows streamed through ``venom_top``). The integer output
-codes (mu, log_var) must be equal. The report (JSON, build/reports/csim.json by default) holds the windows,
+the exported array -- the planner's for ``channels`` channels -- compiled into a cached ``.so``, windows run through
+it a few at a time). The integer output codes (mu, log_var) must be equal. Then the array under the array model's
+token source: Poisson photons on every channel for ``periods`` model-rate periods at 1,000 counts/s and as long
+again above capacity (window data drawn from the same windows), clock by clock through the C++ array; every record
+(values, tag, order, clock) and every channel's drop count must equal the array model's and the fixed model's
+(``rtl.array_sim.compare``). The report (JSON, build/reports/csim.json by default) holds the windows,
 mismatches, max |difference| in LSB per output, the first mismatches in hex, timings and inputs.
 """
 
@@ -24,10 +28,10 @@ SHOW_MISMATCHES = 10
 
 
 def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int = DEFAULT_EXTREMES,
-            n_probe: int = 1000, reuse_factor: int | None = None, seed: int = 0) -> dict:
-    """Run both models on the windows and compare their output codes; returns the report."""
+            n_probe: int = 1000, channels: int = 2048, periods: int = 600, seed: int = 0) -> dict:
+    """Run both models on the windows and compare their output codes, then the token streams; returns the report."""
     from venom_fpga.fixed.precision import PROBE_LENGTH, probe_windows
-    from venom_fpga.hls.export import DEFAULT_REUSE_FACTOR, csim_model, extreme_windows, prepare
+    from venom_fpga.hls.export import csim_model, extreme_windows, prepare, resolve_spec
     from venom_fpga.predict import OUTPUTS, check_windows, describe_mismatch
 
     t0 = time.perf_counter()
@@ -50,12 +54,15 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
                                       for k in range(reps - 1)])[:n_extremes]
         codes = np.concatenate([codes, ext])
     t1 = time.perf_counter()
-    lib = csim_model(inp.ckpt, cfg, reuse_factor=reuse_factor or DEFAULT_REUSE_FACTOR)
+    spec = resolve_spec(inp, None, channels)
+    lib = csim_model(inp.ckpt, cfg, array=spec)
     t2 = time.perf_counter()
     got = lib.run_codes(codes)
     t3 = time.perf_counter()
     want, sat = model.run_codes(codes)
     t4 = time.perf_counter()
+    stream = stream_check(model, inp.ckpt.meta, lib, codes, periods, seed)
+    t5 = time.perf_counter()
     diff = np.abs(got - want)
     bad = np.flatnonzero((got != want).any(axis=1))
     names = OUTPUTS
@@ -81,19 +88,49 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
         "weights": str(inp.ckpt.path),
         "precision": cfg.source,
         "header": inp.header,
-        "reuse_factor": lib.info["reuse_factor"],
+        "array": {k: v for k, v in lib.info.items() if k in ("slots", "channels", "fold", "head_interval",
+                                                               "head_queue", "record_fifo", "period")},
+        "stream": stream,
         "library": str(lib.path),
-        "seconds": round(t4 - t0, 3),
+        "seconds": round(t5 - t0, 3),
+        "seconds_stream": round(t5 - t4, 3),
         "seconds_build": round(t2 - t1, 3),
         "seconds_csim": round(t3 - t2, 3),
         "seconds_fixed": round(t4 - t3, 3),
     }
 
 
+def stream_check(model, meta, lib, pool, periods: int, seed: int = 0) -> dict:
+    """Token streams of the array model's front end through the C++ array (``lib``): Poisson photons at 1,000
+    counts/s and above capacity, window data from ``pool`` (input codes); the comparison with the models
+    (``model``: the FixedModel, ``meta``: its checkpoint's metadata)."""
+    from venom_fpga.hls.array import run_stream
+    from venom_fpga.rtl import array_sim, planner
+
+    spec = lib.spec
+    period_s = 1.0 / planner.model_sample_rate(meta)
+    capacity = planner.capacity(spec.channels, spec.slots, spec.length, period_s)
+    rates = (1000.0, max(2.0 * capacity, 5000.0) if np.isfinite(capacity) else 5000.0)
+    segments = [array_sim.segment(model, spec, pool, rate, periods, spec.period, period_s, seed=seed + k,
+                                  ready_p=1.0 if k == 0 else 0.5)
+                for k, rate in enumerate(rates)]
+    rep = array_sim.compare(segments, run_stream(lib, segments))
+    rep["segments"] = [{"rate_cps": r, "windows": len(g.stream.windows), "records": len(g.result.records),
+                        **{f"{c}_drops": int(v.sum()) for c, v in g.result.drops.items()}}
+                       for r, g in zip(rates, segments)]
+    rep["capacity_cps"] = capacity
+    return rep
+
+
 def summary(report: dict) -> str:
     """One line: OK (every window bit-exact) or FAIL with the first mismatch; the windows and inputs (the timings of
     build, C simulation and fixed model are in the report)."""
+    st, a = report["stream"], report["array"]
     result = (f"csim OK: {report['windows']} windows bit-exact with the fixed-point model" if not report["mismatches"]
               else f"csim FAIL: {report['mismatch']}, max |diff| {report['max_abs_diff_lsb']} LSB")
+    result += (f"; array (S={a['slots']}, F={a['fold']}, head every {a['head_interval']}, {a['channels']} channels) "
+               f"under token streams: {st['bit_exact']}/{st['records']} records equal (values, tags, clocks), "
+               f"{st['windows']} windows, drops slot {st['slot_drops']} / head queue {st['head_queue_drops']} / "
+               f"FIFO {st['fifo_drops']}" + (" as the model says" if st["ok"] else f" -- FAIL: {st['first_difference']}"))
     return (f"{result} ({report['data_windows']} data + {report['extreme_windows']} extremes, "
             f"L={report['window_length']}, precision {Path(report['precision']).name}), {report['seconds']:.1f} s")

@@ -75,8 +75,9 @@ from venom_fpga.fixed.precision import (
     signal_names,
 )
 from venom_fpga.fixed.qformat import QFormat
+from venom_fpga.hls.array import ArraySpec
 from venom_fpga.paths import HLS_DIR, build_dir
-from venom_fpga.target import IQ_FIELD_BITS, IQ_WORD_BITS, PART, RECORD_BITS, RECORD_FIELD_BITS, clock_period_ns
+from venom_fpga.target import IQ_FIELD_BITS, IQ_WORD_BITS, PART, RECORD_FIELD_BITS, clock_period_ns
 
 KERNEL_INCLUDE = HLS_DIR / "include"
 TEMPLATE_DIR = HLS_DIR / "templates"
@@ -84,10 +85,6 @@ GENERATED_DIR = HLS_DIR / "generated"
 
 COMMAND = "venom-fpga export"
 VENDOR, LIBRARY, IP_VERSION = "venom-fpga", "venom", "0.1"
-# Folding: venom_top is pipelined at II = reuse factor (cycles per sample). 512 MHz / 16 = 32 MS/s per core,
-# far above one channel's decimated rate (500 kHz), and 16 cycles close the h recurrence (multiply, add, round).
-DEFAULT_REUSE_FACTOR = 16
-MAX_REUSE_FACTOR = (1 << 32) - 1  # REUSE_FACTOR and every config's reuse_factor are C++ `static const unsigned`
 N_GOLDEN_PROBE = 8  # golden windows from precision.probe_windows, besides the extremes
 DEFAULT_WINDOW_LENGTH = PROBE_LENGTH  # golden window length when the checkpoint has none in its metadata
 
@@ -213,13 +210,14 @@ class _Planner:
     """The config structs of the kernels, rendered from the op plan (``inp.model.plan``): sizes from the weights,
     exact accumulator types from each op's bound and fraction bits."""
 
-    def __init__(self, inp: ExportInputs, reuse_factor: int):
+    def __init__(self, inp: ExportInputs, spec: ArraySpec):
         self.inp = inp
         self.cfg = inp.precision
         self.plan = inp.model.plan
         self.dims = inp.ckpt.dims
         self.f = self.cfg.signals
-        self.reuse = reuse_factor
+        self.spec = spec
+        self.reuse = spec.fold  # the step's products share a multiplier over F clocks; the head's over its interval
         self.structs: list[_Struct] = []
 
     # ---- helpers
@@ -345,6 +343,7 @@ class _Planner:
         pool.type("exp2_config", self.lut_struct(hp.exp2_softmax.name))
         pool.type("recip_config", self.lut_struct(hp.recip.name))
         self.structs.append(pool)
+        self.reuse = self.spec.head_interval
         mlp0 = self.dense_struct("config_head_mlp0", hp.mlp0, "head.mlp.0")
         mlp2 = self.dense_struct("config_head_mlp2", hp.mlp2, "head.mlp.2")
         mlp4 = self.dense_struct("config_head_mlp4", hp.mlp4, "head.mlp.4: [mu, log_var]")
@@ -357,6 +356,40 @@ class _Planner:
         head.type("gelu2_config", self.lut_struct(hp.gelu2.name))
         self.structs.append(head)
         return {"feature_type": type_name(hp.feature)}
+
+
+def _array_struct(spec: ArraySpec) -> tuple[_Struct, dict[str, Any]]:
+    """config_array (venom/array.h) and the port descriptions of venom.h: the Verilog array's token and record
+    words (rtl.array.stream_layouts)."""
+    from venom_fpga.rtl.array import COUNT_W, stream_layouts
+
+    token, record = stream_layouts(spec.length, spec.slots, spec.channels)
+    if token["q"].lsb != token["i"].lsb + IQ_FIELD_BITS:
+        raise ExportError("the token word's I and Q fields must be adjacent")
+    s = _Struct("config_array", "venom::array_config",
+                f"the array: {spec.slots} slot(s), {spec.channels} channel(s), fold {spec.fold}, head every "
+                f"{spec.head_interval} clock(s)")
+    for name, doc in (("slots", "S: windows in flight"), ("channels", "channel ids in the tag"),
+                      ("length", "L: samples per window"), ("fold", "F: clocks per beat (step II)"),
+                      ("head_interval", "clocks between head starts (head II)"),
+                      ("head_queue", "windows waiting for the head"), ("record_fifo", "records waiting to leave"),
+                      ("period", "clocks per model-rate sample period (the token source's)"),
+                      ("slot_distance", f"least beats between two tokens of one slot (period {spec.period} clocks)")):
+        s.const(name, getattr(spec, name), doc, ctype="unsigned")
+    s.const("count_bits", COUNT_W, "drop counters", ctype="int")
+    s.const("token_bits", token.bits, "token TDATA (whole bytes)", ctype="int")
+    s.const("record_bits", record.bits, "record TDATA (whole bytes)", ctype="int")
+    s.const("tok_iq_lsb", token["i"].lsb, ctype="int").const("tok_iq_bits", 2 * IQ_FIELD_BITS, ctype="int")
+    for name in ("t", "slot", "channel", "time"):
+        s.const(f"tok_{name}_lsb", token[name].lsb, ctype="int").const(f"tok_{name}_bits", token[name].bits, ctype="int")
+    for name in ("mu", "log_var", "channel", "time"):
+        s.const(f"rec_{name}_lsb", record[name].lsb, ctype="int").const(f"rec_{name}_bits", record[name].bits,
+                                                                         ctype="int")
+    describe = lambda lay: ", ".join(f"{f.name} [{f.lsb + f.bits - 1}:{f.lsb}]" for f in lay.fields)  # noqa: E731
+    ports = {"slots": spec.slots, "channels": spec.channels, "fold": spec.fold, "head_interval": spec.head_interval,
+             "token_bits": token.bits, "record_bits": record.bits, "token_doc": describe(token),
+             "record_doc": describe(record), "state_storage": spec.state_storage}
+    return s, ports
 
 
 # ------------------------------------------------------------------------------------------------ weights
@@ -465,15 +498,16 @@ def _environment():
     )
 
 
-def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir: Path | None = None) -> dict[str, Any]:
+def context(inp: ExportInputs, spec: ArraySpec, out_dir: Path | None = None) -> dict[str, Any]:
     """Everything the templates read; numbers and type strings are formatted here. ``out_dir``: where the project
     will live (the tcl script finds the kernels relative to it; default hls/generated/<name>)."""
-    check_reuse_factor(reuse_factor)
     d = inp.ckpt.dims
     out_dir = Path(out_dir) if out_dir is not None else GENERATED_DIR / "project"
     include_rel = Path(os.path.relpath(KERNEL_INCLUDE, out_dir.resolve())).as_posix()
-    planner = _Planner(inp, reuse_factor)
+    planner = _Planner(inp, spec)
     plan = planner.plan_model()
+    array_struct, array_ports = _array_struct(spec)
+    planner.structs.append(array_struct)
     sig = inp.precision.signals
     dims = [
         ("D_MODEL", d.d_model, "d_model"), ("D_INNER", d.d_inner, "d_inner = expand d_model"),
@@ -484,17 +518,10 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
         ("MAX_WINDOW_LENGTH", inp.precision.max_window_length, "longest window the softmax normaliser holds"),
     ]
     iface = [
-        ("IQ_WORD_BITS", IQ_WORD_BITS, "iq_in TDATA width"),
+        ("IQ_WORD_BITS", IQ_WORD_BITS, "a token's I/Q field"),
         ("IQ_FIELD_BITS", IQ_FIELD_BITS, "I in [IQ_FIELD_BITS-1:0], Q in [2 IQ_FIELD_BITS-1:IQ_FIELD_BITS]"),
-        ("RECORD_FIELD_BITS", RECORD_FIELD_BITS, "energy_out: mu code sign-extended in the low field"),
-        ("RECORD_BITS", RECORD_BITS, "energy_out TDATA width: log_var code sign-extended in the high field"),
-        ("REUSE_FACTOR", reuse_factor, "cycles per sample (venom_top initiation interval)"),
+        ("RECORD_FIELD_BITS", RECORD_FIELD_BITS, "a record's mu and log_var fields (codes sign-extended)"),
     ]
-    io = {
-        "iq_word_bits": IQ_WORD_BITS, "i_bits": f"[{IQ_FIELD_BITS - 1}:0]",
-        "q_bits": f"[{2 * IQ_FIELD_BITS - 1}:{IQ_FIELD_BITS}]", "record_bits": RECORD_BITS,
-        "mu_bits": f"[{RECORD_FIELD_BITS - 1}:0]", "log_var_bits": f"[{RECORD_BITS - 1}:{RECORD_FIELD_BITS}]",
-    }
     signals = [{"name": n, "type": type_name(n), "ctype": sig[n].ctype(), "doc": signal_doc(n)}
                for n in signal_names(d)]
     ckpt_meta = inp.ckpt.meta
@@ -504,7 +531,7 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
         "precision": inp.precision_name,
         "dims": [{"name": a, "value": b, "doc": c} for a, b, c in dims],
         "iface": [{"name": a, "value": b, "doc": c} for a, b, c in iface],
-        "io": io,
+        "array": array_ports,
         "signals": signals,
         "weights": _weights(inp),
         "structs": planner.structs,
@@ -512,13 +539,12 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
         "embed_config": plan["embed"],
         "feature_type": plan["head"]["feature_type"],
         "n_layers": d.n_layers,
-        "reuse_factor": reuse_factor,
         "window_length": ckpt_meta.window_length or DEFAULT_WINDOW_LENGTH,
         "mu_frac": sig["mu"].frac_bits,
         "log_var_frac": sig["log_var"].frac_bits,
         # build_prj.tcl.j2
         "project": "venom_prj",
-        "top": "venom_top",
+        "top": "venom_array",
         "part": PART,
         "clock_period_ns": f"{clock_period_ns():.3f}",
         "sources": HLS_SOURCES,
@@ -531,18 +557,25 @@ def context(inp: ExportInputs, reuse_factor: int = DEFAULT_REUSE_FACTOR, out_dir
     }
 
 
-def check_reuse_factor(reuse_factor: int) -> int:
-    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or not 1 <= reuse_factor <= MAX_REUSE_FACTOR:
-        raise ExportError(f"reuse factor must be an integer in 1..{MAX_REUSE_FACTOR} (a C++ unsigned), "
-                          f"got {reuse_factor!r}")
-    return reuse_factor
+def resolve_spec(inp: ExportInputs, array: ArraySpec | None = None, channels: int | None = None) -> ArraySpec:
+    """The array to export: ``array`` (its window length must be the checkpoint's), else the planner's choice for
+    ``channels`` channels (default DEFAULT_CHANNELS; ``venom-fpga plan``)."""
+    length = inp.ckpt.meta.window_length or DEFAULT_WINDOW_LENGTH
+    if array is not None:
+        if array.length != length:
+            raise ExportError(f"the array's windows are {array.length} samples, the checkpoint's {length}")
+        return array
+    from venom_fpga.hls.array import planned_spec
+    from venom_fpga.rtl.planner import DEFAULT_CHANNELS
+
+    return planned_spec(inp.model, inp.ckpt.meta, length, channels or DEFAULT_CHANNELS)
 
 
-def render_into(inp: ExportInputs, out_dir: Path, reuse_factor: int = DEFAULT_REUSE_FACTOR,
-                golden_length: int | None = None, final_dir: Path | None = None) -> list[str]:
+def render_into(inp: ExportInputs, out_dir: Path, spec: ArraySpec, golden_length: int | None = None,
+                final_dir: Path | None = None) -> list[str]:
     """Write every generated file into ``out_dir`` (which must exist), for a project that will live in
     ``final_dir`` (default ``out_dir``); returns the relative paths."""
-    ctx = context(inp, reuse_factor, final_dir if final_dir is not None else out_dir)
+    ctx = context(inp, spec, final_dir if final_dir is not None else out_dir)
     env = _environment()
     written = []
     for out_name, template in TEMPLATES.items():
@@ -600,18 +633,19 @@ class ExportResult:
 
 
 def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
-           out: str | os.PathLike | None = None, reuse_factor: int = DEFAULT_REUSE_FACTOR,
+           out: str | os.PathLike | None = None, array: ArraySpec | None = None, channels: int | None = None,
            name_map: str | os.PathLike | None = None) -> ExportResult:
-    """Render the HLS project of a checkpoint into ``out`` (default ``hls/generated/<stem>/``), atomically."""
+    """Render the HLS project of a checkpoint into ``out`` (default ``hls/generated/<stem>/``), atomically: the
+    array ``array``, else the planner's for ``channels`` channels (:func:`resolve_spec`)."""
     t0 = time.perf_counter()
-    check_reuse_factor(reuse_factor)
     inp = prepare(weights, precision, name_map=name_map)
+    spec = resolve_spec(inp, array, channels)
     target = Path(out) if out is not None else default_out_dir(inp.ckpt.path)
     _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.export-", dir=target.parent))
     try:
-        files = render_into(inp, staging, reuse_factor, final_dir=target)
+        files = render_into(inp, staging, spec, final_dir=target)
         os.chmod(staging, 0o777 & ~umask())
         _replace_dir(staging, target)
     finally:
@@ -639,11 +673,14 @@ def build_csim(export_dir: str | os.PathLike, build_dir: str | os.PathLike | Non
                               opt=opt, name="venom_csim")
 
 
-INFO_FIELDS = ("d_model", "n_in", "n_out", "n_layers", "input_width", "mu_width", "log_var_width", "reuse_factor")
+INFO_FIELDS = ("d_model", "n_in", "n_out", "n_layers", "input_width", "mu_width", "log_var_width", "slots", "channels",
+               "length", "fold", "head_interval", "head_queue", "record_fifo", "period")
 
 
 class CsimLibrary:
-    """A compiled C simulation (``build_csim``): windows of input codes through ``venom_top`` (the stream top)."""
+    """A compiled C simulation (``build_csim``) of the array top ``venom_array``: token streams clock by clock
+    (:meth:`run_stream`, through :func:`venom_fpga.hls.array.run_stream`) or windows of input codes
+    (:meth:`run_codes`)."""
 
     def __init__(self, so_path: str | os.PathLike):
         from venom_fpga.hls import cxx
@@ -653,15 +690,30 @@ class CsimLibrary:
         self.lib = cxx.load_library(self.path)
         i64p = ctypes.POINTER(ctypes.c_int64)
         u32p = ctypes.POINTER(ctypes.c_uint32)
+        i64 = ctypes.c_int64
         self.lib.venom_csim_info.argtypes = [i64p, ctypes.c_int]
         self.lib.venom_csim_info.restype = ctypes.c_int
         self.lib.venom_csim_batch.argtypes = [u32p, ctypes.c_int, ctypes.c_int, i64p]
         self.lib.venom_csim_batch.restype = ctypes.c_int
         self.lib.venom_csim_features.argtypes = [u32p, ctypes.c_int, ctypes.c_int, i64p, i64p]
         self.lib.venom_csim_features.restype = ctypes.c_int
+        self.lib.venom_csim_array.argtypes = [i64, *[i64p] * 7, i64, i64p, i64, i64, i64p, i64p, i64p]
+        self.lib.venom_csim_array.restype = i64
         info = np.zeros(len(INFO_FIELDS), dtype=np.int64)
         self.lib.venom_csim_info(info.ctypes.data_as(i64p), len(INFO_FIELDS))
         self.info = dict(zip(INFO_FIELDS, (int(v) for v in info)))
+
+    @property
+    def spec(self) -> ArraySpec:
+        """The array this library simulates."""
+        i = self.info
+        return ArraySpec(i["slots"], i["channels"], i["length"], i["fold"], i["head_interval"], i["head_queue"],
+                         i["record_fifo"], i["period"])
+
+    def run_stream(self, segments: list) -> dict[str, np.ndarray]:
+        """array_sim segments (token streams) through the array, clock by clock; what it saw (array_sim.compare)."""
+        from venom_fpga.hls.array import run_stream
+        return run_stream(self, segments)
 
     def _words(self, iq_codes: np.ndarray) -> np.ndarray:
         x = np.asarray(iq_codes, dtype=np.int64)
@@ -673,7 +725,8 @@ class CsimLibrary:
         return np.ascontiguousarray(pack_iq(x))
 
     def run_codes(self, iq_codes: np.ndarray) -> np.ndarray:
-        """Input codes (N, L, 2) -> output codes (N, 2) (mu, log_var), through venom_top's AXI4-Stream ports."""
+        """Input codes (N, L, 2) -> output codes (N, 2) (mu, log_var): windows through the array (a few in flight,
+        none dropped; ``venom_csim_batch``)."""
         words = self._words(iq_codes)
         n, length = words.shape
         out = np.zeros((n, self.info["n_out"]), dtype=np.int64)
@@ -716,15 +769,17 @@ _LIBRARIES: dict[str, CsimLibrary] = {}
 
 
 def csim_export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
-                reuse_factor: int = DEFAULT_REUSE_FACTOR, cache: str | os.PathLike | None = None) -> Path:
+                array: ArraySpec | None = None, cache: str | os.PathLike | None = None) -> Path:
     """Export a checkpoint under ``cache`` (default :func:`csim_cache_dir`) into a directory named by the hash of
-    the generated files (reused when it exists), for the C simulation; returns that directory."""
+    the generated files (reused when it exists), for the C simulation; returns that directory. ``array``: default
+    the planner's (:func:`resolve_spec`)."""
     inp = prepare(weights, precision)
+    spec = resolve_spec(inp, array)
     root = Path(cache) if cache is not None else csim_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
     try:
-        files = render_into(inp, staging, reuse_factor, final_dir=root / "export")  # fixed: same text, same key
+        files = render_into(inp, staging, spec, final_dir=root / "export")  # fixed: same text, same key
         h = hashlib.sha256()
         for name in files:
             h.update(name.encode() + b"\0" + (staging / name).read_bytes())
@@ -750,7 +805,7 @@ def csim_library(export_dir: str | os.PathLike, build_dir: str | os.PathLike | N
 
 
 def csim_model(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
-               reuse_factor: int = DEFAULT_REUSE_FACTOR, cache: str | os.PathLike | None = None) -> CsimLibrary:
+               array: ArraySpec | None = None, cache: str | os.PathLike | None = None) -> CsimLibrary:
     """The C simulation of a checkpoint: :func:`csim_export`, compiled into ``<cache>/lib`` (cached), loaded."""
-    target = csim_export(weights, precision, reuse_factor, cache)
+    target = csim_export(weights, precision, array, cache)
     return csim_library(target, target.parent / "lib")

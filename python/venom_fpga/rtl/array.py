@@ -22,7 +22,8 @@ record's + 1) with ``record_TREADY`` high. A record that finds the FIFO full (co
 
 Token word (``token_TDATA``, LSB first): I and Q input codes in the MKIDGen3 16-bit fields, t (sample index), slot,
 tag (channel id in its low bits, then the window's timestamp). Record word (``record_TDATA``): mu and log_var codes
-sign-extended to 32 bits, then the tag.
+sign-extended to 32 bits, then the tag. Both padded with zeros to whole bytes (:func:`stream_layouts`, shared with
+the HLS C++ array, whose AXI4-Stream TDATA Vitis rounds up to bytes).
 """
 
 from __future__ import annotations
@@ -79,13 +80,18 @@ class StreamField:
 
 @dataclass(frozen=True)
 class StreamLayout:
-    """A TDATA word, fields LSB first (the testbench packs and unpacks with it)."""
+    """A TDATA word, fields LSB first (the testbench packs and unpacks with it), padded with zeros to whole bytes
+    (the width Vitis HLS gives an AXI4-Stream TDATA, so the C++ array's ports are the Verilog's)."""
 
     fields: tuple[StreamField, ...]
 
     @property
-    def bits(self) -> int:
+    def used(self) -> int:
         return self.fields[-1].lsb + self.fields[-1].bits
+
+    @property
+    def bits(self) -> int:
+        return -(-self.used // 8) * 8
 
     def __getitem__(self, name: str) -> StreamField:
         return next(f for f in self.fields if f.name == name)
@@ -113,6 +119,16 @@ def _layout(*fields: tuple[str, int]) -> StreamLayout:
         out.append(StreamField(name, lsb, bits))
         lsb += bits
     return StreamLayout(tuple(out))
+
+
+def stream_layouts(length: int, slots: int, channels: int) -> tuple[StreamLayout, StreamLayout]:
+    """The array top's token and record words (Verilog and HLS C++ alike): token = I, Q (the MKIDGen3 16-bit
+    fields), t, slot, channel, time; record = mu, log_var (sign-extended), channel, time."""
+    token = _layout(("i", target.IQ_FIELD_BITS), ("q", target.IQ_FIELD_BITS), ("t", _ubits(length)),
+                    ("slot", _ubits(slots)), ("channel", _ubits(channels)), ("time", TIME_BITS))
+    record = _layout(("mu", target.RECORD_FIELD_BITS), ("log_var", target.RECORD_FIELD_BITS),
+                     ("channel", _ubits(channels)), ("time", TIME_BITS))
+    return token, record
 
 
 def _ubits(n: int) -> int:
@@ -282,10 +298,7 @@ class _Generator:
             raise ArrayError(f"input format of {in_fmt.width} bits does not fit the {target.IQ_FIELD_BITS}-bit I/Q "
                              "fields of the token word")
         self.ch_bits = _ubits(channels)
-        self.token = _layout(("i", target.IQ_FIELD_BITS), ("q", target.IQ_FIELD_BITS), ("t", _ubits(length)),
-                             ("slot", _ubits(slots)), ("channel", self.ch_bits), ("time", TIME_BITS))
-        self.record = _layout(("mu", target.RECORD_FIELD_BITS), ("log_var", target.RECORD_FIELD_BITS),
-                              ("channel", self.ch_bits), ("time", TIME_BITS))
+        self.token, self.record = stream_layouts(length, slots, channels)
         # the section being generated: the step (tokens, control v_*) or the head (head starts, control hv_*)
         self.fold, self.valid = fold, "v"
 
@@ -727,8 +740,8 @@ class _Generator:
     def _head_queue(self, head_in: dict[int, Net | int], D: int) -> dict[int, Net | int]:
         """A window's last token asks for the head at stage D (its pooling state and tag); the head starts one
         window every ``head_fold`` clocks, the request itself when the head is free and nothing waits, else the
-        oldest waiting one; a request that finds ``head_queue`` windows waiting (not starting in this clock) is
-        dropped and counted. Returns the head's inputs as nets of head stage 0."""
+        oldest waiting one; a request that finds ``head_queue`` windows waiting (one starting in this clock included,
+        as a FIFO's full flag counts it) is dropped and counted. Returns the head's inputs as nets of head stage 0."""
         e, hq, hf = self.e, self.hq, self.head_fold
         nets = [(a, e.at(v, D)) for a, v in head_in.items() if isinstance(v, Net)]
         fields = [("time", self.ctl("time", D), TIME_BITS), ("channel", self.ctl("channel", D), self.ch_bits)]
@@ -748,7 +761,7 @@ class _Generator:
             "wire hq_pop = hfree & hq_any;",
             f"assign hstart_word = hq_any ? hq_mem[hq_rd] : hreq_word;",
             "wire hq_want = hreq & ~(hfree & ~hq_any);  // not started at once: it waits",
-            f"wire hq_full = (hq_count == {_ulit(hq, qa + 1)}) & ~hq_pop;",
+            f"wire hq_full = (hq_count == {_ulit(hq, qa + 1)});  // a FIFO's full flag: a pop in this clock frees no room yet",
             "wire hq_push = hq_want & ~hq_full;",
             "wire hq_drop = hq_want & hq_full;",
         ]
@@ -791,6 +804,7 @@ class _Generator:
                 else:
                     ctl_seq.append(f"{sig}_s{s} <= {sig}_s{s - 1};")
         ch_w, rec_w, a_w = self.ch_bits, rec.bits, _ubits(self.rf)
+        pad = f"{rec.bits - rec.used}'d0, " if rec.bits > rec.used else ""
         reset_regs = resets + self.head_regs + [
             ("count", _ulit(0, a_w + 1), f"count + {{{a_w}'d0, push}} - {{{a_w}'d0, pop}}"),
             ("rd_ptr", _ulit(0, a_w), f"pop ? ((rd_ptr == {_ulit(self.rf - 1, a_w)}) ? {_ulit(0, a_w)} : "
@@ -837,7 +851,7 @@ class _Generator:
             "end", "",
             "// ---- record FIFO: a record that finds it full is dropped and counted for its channel",
             f"wire push_req = hv_s{R} & ap_rst_n;",
-            f"wire [{rec_w - 1}:0] rec_word = {{htime_s{R}, hchannel_s{R}, {sx(lv, fw)}, {sx(mu, fw)}}};",
+            f"wire [{rec_w - 1}:0] rec_word = {{{pad}htime_s{R}, hchannel_s{R}, {sx(lv, fw)}, {sx(mu, fw)}}};",
             f"reg [{rec_w - 1}:0] fifo [0:{self.rf - 1}];",
             f"reg [{a_w}:0] count;",
             f"reg [{a_w - 1}:0] rd_ptr, wr_ptr;",

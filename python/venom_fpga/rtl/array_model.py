@@ -18,7 +18,8 @@ Timing (every clock is an integer, clock 0 = the start of model-rate sample peri
   and asks for the head at that clock; a slot freed at clock r serves windows that start in a period beginning at
   or after r (the lowest free slot first; a window that finds none is dropped);
 - the head starts a queued window at ``max(request, previous start + head_interval)`` (queue order = request
-  order); a request that finds ``head_queue`` windows waiting is dropped;
+  order); a request that finds ``head_queue`` windows waiting is dropped (as by a FIFO's full flag: a window the
+  head starts in the request's clock still counts as waiting);
 - its record is ready at ``start + head_latency`` and enters the record FIFO, dropped when ``record_fifo`` records
   are still there in that clock (a record leaving in clock ``ready`` counts: it leaves as the new one would enter);
   the consumer takes at most one record per clock, when ready (``consumer`` gives its ready clocks).
@@ -222,7 +223,7 @@ def simulate(stream: TokenStream, timing: ArrayTiming,
     ready_at = consumer or (lambda clock: clock)
     for req, w in requests:
         ch = stream.windows[w].channel
-        while waiting and waiting[0] <= req:  # started by now: out of the queue
+        while waiting and waiting[0] < req:  # started before this clock: out of the queue
             waiting.popleft()
         if len(waiting) >= timing.head_queue:
             drops["head_queue"][ch] += 1
