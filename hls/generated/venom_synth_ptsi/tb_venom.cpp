@@ -59,7 +59,7 @@ bool run_window(const venom_token_t* words, long long length, venom_record_t& re
         while (!sim.on_beat(sim.clock())) sim.tick(false, 0, true, rec, 0);
         if (sim.tick(true, words[t], true, rec, 0)) return false;
     }
-    for (unsigned c = 0; c < config_array::head_interval + 4; c++) {
+    for (unsigned c = 0; c < 2 * config_array::head_interval + 2; c++) {
         if (sim.tick(false, 0, true, rec, 0)) return true;
     }
     return false;

@@ -40,14 +40,16 @@ venom_token_t token_word(int64_t i, int64_t q, int64_t t, int64_t slot, int64_t 
     return w;
 }
 
-// rec[0..4] = clock, mu code, log_var code, channel, time
+enum RecordField { REC_CLOCK, REC_MU, REC_LOG_VAR, REC_CHANNEL, REC_TIME, REC_FIELDS };
+
+// rec[REC_*]: the clock it left, mu code, log_var code, channel, time
 void unpack_record(const venom_record_t& word, int64_t clock, int64_t* rec) {
     typedef config_array C;
-    rec[0] = clock;
-    rec[1] = get<C::rec_mu_lsb, C::rec_mu_bits, true>(word);
-    rec[2] = get<C::rec_log_var_lsb, C::rec_log_var_bits, true>(word);
-    rec[3] = get<C::rec_channel_lsb, C::rec_channel_bits, false>(word);
-    rec[4] = get<C::rec_time_lsb, C::rec_time_bits, false>(word);
+    rec[REC_CLOCK] = clock;
+    rec[REC_MU] = get<C::rec_mu_lsb, C::rec_mu_bits, true>(word);
+    rec[REC_LOG_VAR] = get<C::rec_log_var_lsb, C::rec_log_var_bits, true>(word);
+    rec[REC_CHANNEL] = get<C::rec_channel_lsb, C::rec_channel_bits, false>(word);
+    rec[REC_TIME] = get<C::rec_time_lsb, C::rec_time_bits, false>(word);
 }
 
 // Every channel's drop counter (the drops task read at each drop_addr, as the cocotb test bench reads the RTL's).
@@ -97,7 +99,7 @@ int64_t venom_csim_array(int64_t n_tokens, const int64_t* tclock, const int64_t*
         venom_record_t rec;
         if (sim.tick(has, word, c >= n_tready || tready[c] != 0, rec, 0)) {
             if (n_rec >= max_records) return -2;
-            unpack_record(rec, c, records + 5 * n_rec);
+            unpack_record(rec, c, records + REC_FIELDS * n_rec);
             n_rec++;
         }
     }
@@ -149,7 +151,7 @@ int venom_csim_batch(const uint32_t* iq_words, int n_windows, int length, int64_
             }
         }
         // run until the group's records have left (the head's interval per window, and a margin)
-        const int64_t limit = (n + 2) * (static_cast<int64_t>(C::head_interval) + 2) + 8;
+        const int64_t limit = (n + 3) * (static_cast<int64_t>(C::head_interval) + 2);
         for (int64_t c = 0; left < n && c < limit; c++) {
             if (!tick(false, 0, w0, n)) return -1;
         }

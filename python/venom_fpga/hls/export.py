@@ -558,11 +558,12 @@ def context(inp: ExportInputs, spec: ArraySpec, out_dir: Path | None = None) -> 
 
 
 def resolve_spec(inp: ExportInputs, array: ArraySpec | None = None, channels: int | None = None) -> ArraySpec:
-    """The array to export: ``array`` (its window length must be the checkpoint's), else the planner's choice for
+    """The array to export: ``array`` (its window length must be the checkpoint's, if it names one), else the
+    planner's choice for
     ``channels`` channels (default DEFAULT_CHANNELS; ``venom-fpga plan``)."""
     length = inp.ckpt.meta.window_length or DEFAULT_WINDOW_LENGTH
     if array is not None:
-        if array.length != length:
+        if inp.ckpt.meta.window_length and array.length != length:
             raise ExportError(f"the array's windows are {array.length} samples, the checkpoint's {length}")
         return array
     from venom_fpga.hls.array import planned_spec
@@ -589,7 +590,7 @@ def render_into(inp: ExportInputs, out_dir: Path, spec: ArraySpec, golden_length
     written.append(LUT_HEADER)
     golden = out_dir / GOLDEN
     golden.parent.mkdir(parents=True, exist_ok=True)
-    golden.write_text(_golden_text(inp, golden_windows(inp, golden_length)))
+    golden.write_text(_golden_text(inp, golden_windows(inp, golden_length or spec.length)))
     written.append(GOLDEN)
     return sorted(written)
 
@@ -670,7 +671,10 @@ def build_csim(export_dir: str | os.PathLike, build_dir: str | os.PathLike | Non
     build_dir = Path(build_dir) if build_dir is not None else csim_cache_dir() / "lib"
     return cxx.compile_shared([export_dir / s for s in CSIM_SOURCES], build_dir,
                               include_dirs=[export_dir, KERNEL_INCLUDE], defines={"VENOM_CSIM_STANDIN": None},
-                              opt=opt, name="venom_csim")
+                              # the kernels' static state (template statics) stays in each library: two arrays
+                              # loaded in one process must not share one slot_state (g++ makes such statics
+                              # process-wide "unique" symbols by default)
+                              extra_flags=["-fno-gnu-unique"], opt=opt, name="venom_csim")
 
 
 INFO_FIELDS = ("d_model", "n_in", "n_out", "n_layers", "input_width", "mu_width", "log_var_width", "slots", "channels",
@@ -729,6 +733,8 @@ class CsimLibrary:
         none dropped; ``venom_csim_batch``)."""
         words = self._words(iq_codes)
         n, length = words.shape
+        if length != self.info["length"]:
+            raise ValueError(f"windows of {length} samples; this array takes {self.info['length']}")
         out = np.zeros((n, self.info["n_out"]), dtype=np.int64)
         rc = self.lib.venom_csim_batch(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n, length,
                                        out.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
@@ -755,14 +761,6 @@ def pack_iq(codes: np.ndarray) -> np.ndarray:
     c = np.asarray(codes, dtype=np.int64)
     mask = (1 << IQ_FIELD_BITS) - 1
     return ((c[..., 0] & mask) | ((c[..., 1] & mask) << IQ_FIELD_BITS)).astype(np.uint32)
-
-
-def unpack_record(words: np.ndarray) -> np.ndarray:
-    """64-bit energy_out words -> (N, 2) codes (mu, log_var), sign-extended from their 32-bit fields."""
-    w = np.asarray(words, dtype=np.uint64)
-    lo = (w & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32).astype(np.int64)
-    hi = (w >> np.uint64(RECORD_FIELD_BITS)).astype(np.uint32).view(np.int32).astype(np.int64)
-    return np.stack([lo, hi], axis=-1)
 
 
 _LIBRARIES: dict[str, CsimLibrary] = {}
