@@ -140,7 +140,8 @@ def test_csim_tiny_case_report_and_exit_status(write_checkpoint, tmp_path, capsy
     monkeypatch.setenv("VENOM_FPGA_BUILD", str(tmp_path / "build"))  # the export and its g++ build (~10 s)
     path = str(write_checkpoint(SMALL, meta=Metadata(window_length=16)))
     report = tmp_path / "reports" / "csim.json"
-    argv = ["csim", "--weights", path, "--probe", "3", "--extremes", "2", "--report", str(report)]
+    argv = ["csim", "--weights", path, "--probe", "3", "--extremes", "2", "--report", str(report), "--channels", "8",
+            "--periods", "200", "--sample-rate", "1e6"]  # the metadata names no sample rate
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("csim OK: 5 windows bit-exact") and out.count("\n") == 1, out

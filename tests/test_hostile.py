@@ -424,8 +424,11 @@ def test_results_that_are_not_finite_or_would_saturate(capsys, env, work):
 
 def test_option_values_out_of_range(capsys, env, work):
     w = env["weights"]
-    fails(capsys, env, work, ["export", "--weights", w, "--out", work / "hls", "--reuse-factor", str(5 * 10**9)],
-          "reuse factor")
+    for option in ("--slots", "--head-interval"):  # beyond a C++ unsigned
+        args = {"--slots": "1", "--fold": "1", "--head-interval": "1", option: str(5 * 10**9)}
+        fails(capsys, env, work, ["export", "--weights", w, "--out", work / "hls", *(x for kv in args.items()
+                                                                                    for x in kv)],
+              option, "2.14748e+09")
     for margin in ("inf", "nan", "0", "1e300"):
         fails(capsys, env, work, ["profile", "--weights", w, "--iq", env["iq"], "--out", work / "p.json", "--margin",
                                   margin], "margin")

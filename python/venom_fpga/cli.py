@@ -32,6 +32,9 @@ EXIT_USAGE = 2
 MAX_GENERATED_WINDOWS = 1 << 16
 
 
+ARRAY_MAX = (1 << 31) - 1  # slots, fold, head interval: C++ unsigned constants of the exported array
+
+
 class UserError(VenomError):
     """A mistake on the user's side, reported in one line (exit status 2)."""
 
@@ -286,7 +289,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     _check_outputs(args, ("--out", args.out if args.out is not None else default_out_dir(args.weights), REPLACED))
     result = export(args.weights, precision=args.precision, out=args.out, name_map=args.name_map,
-                    array=_array_spec(args), channels=args.channels)
+                    array=_array_spec(args), channels=args.channels, sample_rate=args.sample_rate)
     print(f"exported {len(result.files)} files -> {_show(result.out_dir)} in {result.seconds:.1f} s")
 
 
@@ -304,7 +307,7 @@ def _array_spec(args: argparse.Namespace):
     from venom_fpga.target import CLOCK_MHZ
 
     meta = load_checkpoint(args.weights, name_map=getattr(args, "name_map", None)).meta
-    period = int(CLOCK_MHZ * 1e6 // planner.model_sample_rate(meta))
+    period = int(CLOCK_MHZ * 1e6 // (args.sample_rate or planner.model_sample_rate(meta)))
     return ArraySpec(args.slots, args.channels or DEFAULT_CHANNELS, meta.window_length or DEFAULT_WINDOW_LENGTH,
                      args.fold, args.head_interval, planner.HEAD_QUEUE, planner.RECORD_FIFO, period)
 
@@ -320,7 +323,7 @@ def cmd_csim(args: argparse.Namespace) -> None:
     ckpt = _load(args)
     iq = _load_windows(args.iq, ckpt) if args.iq is not None else None
     report = compare(ckpt, args.precision, iq, n_extremes=args.extremes, n_probe=args.probe,
-                     channels=args.channels, periods=args.periods)
+                     channels=args.channels, periods=args.periods, sample_rate=args.sample_rate)
     write_json(path, report)
     if report["mismatches"] or not report["stream"]["ok"]:
         raise CheckFailed(f"{summary(report)} -> {_show(path)}")
@@ -583,9 +586,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default hls/generated/<weights stem>/), replaced atomically")
     p.add_argument("--channels", type=_in_range(int, 1, 1 << 20),
                    help="channels the array serves (default 2048; 1: the single-channel core, S = 1)")
-    p.add_argument("--slots", type=_positive_int, help="slots S (with --fold and --head-interval; default: the plan)")
-    p.add_argument("--fold", type=_positive_int, help="fold factor F, a power of two (the step's II)")
-    p.add_argument("--head-interval", type=_positive_int, help="clocks between head starts (the head's II)")
+    p.add_argument("--slots", type=_in_range(int, 1, ARRAY_MAX), help="slots S (with --fold and --head-interval; "
+                   "default: the plan)")
+    p.add_argument("--fold", type=_in_range(int, 1, ARRAY_MAX), help="fold factor F, a power of two (the step's II)")
+    p.add_argument("--head-interval", type=_in_range(int, 1, ARRAY_MAX),
+                   help="clocks between head starts (the head's II)")
+    p.add_argument("--sample-rate", type=_in_range(float, 1.0, 1e10),
+                   help="model-rate samples/s (default: from the metadata)")
     p.set_defaults(func=cmd_export)
 
     def add_precision(p: argparse.ArgumentParser) -> None:
@@ -619,6 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the planned array the token streams run through (default 2048)")
     p.add_argument("--periods", type=_in_range(int, 1, 1 << 20), default=600,
                    help="model-rate periods of each token stream (at 1000 counts/s and above capacity; default 600)")
+    p.add_argument("--sample-rate", type=_in_range(float, 1.0, 1e10),
+                   help="model-rate samples/s (default: from the metadata)")
     add_report(p, "csim.json")
     p.set_defaults(func=cmd_csim)
 

@@ -94,6 +94,15 @@ def _vitis_layout(prj: Path) -> Path:
     return report_dir
 
 
+def test_resources_in_the_yosys_fields():
+    """csynth's estimates under resources.json's names (Yosys), BRAM_18K counted as half a BRAM36."""
+    r = parse_csynth(SAMPLE)
+    res = r["resources"]
+    assert r["as_yosys"] == {"LUT": res["LUT"], "FF": res["FF"], "DSP48E2": res["DSP"],
+                             "BRAM36_eq": res["BRAM_18K"] / 2, "URAM": res["URAM"]}
+    assert set(r["as_yosys"]) <= {"LUT", "FF", "DSP48E2", "BRAM36_eq", "URAM"}  # as `venom-fpga resources` writes
+
+
 def test_write_report_from_project_dir_with_modules(tmp_path):
     report_dir = _vitis_layout(tmp_path / "prj")
     out = tmp_path / "reports" / "hls.json"
@@ -175,7 +184,8 @@ def test_template_renders_the_flow():
         "open_solution -reset solution1 -flow_target vivado",
         "set_part xczu48dr-ffvg1517-2-e",
         "create_clock -period 1.953 -name default",
-        "config_export -format ip_catalog -rtl verilog -vendor MazinLab -library mkidgen3 -ipname venom_top "
+        "config_rtl -reset_level low",
+        "config_export -format ip_catalog -rtl verilog -vendor $vendor -library $library -ipname venom_top "
         "-version 0.1",
         'set tb_argv [tb_args "tb/golden.txt --quiet"]',
         "    run_step csim {csim_design -argv $tb_argv}",
@@ -198,7 +208,7 @@ def test_template_rejects_a_missing_variable(missing):
 
 # Each Vitis command prints "CALL <command> <args>", and fails when FAIL_AT names it; argv: script, then its words.
 STUBS = r"""
-foreach cmd {open_project set_top add_files open_solution set_part create_clock config_export
+foreach cmd {open_project set_top add_files open_solution set_part create_clock config_rtl config_export
              csim_design csynth_design cosim_design export_design} {
     proc $cmd {args} [string map [list @CMD@ $cmd] {
         puts "CALL @CMD@ $args"
@@ -238,7 +248,11 @@ def test_tcl_steps_and_switches(run_tcl):
     proc, calls = run_tcl()
     assert proc.returncode == 0, proc.stderr
     assert calls == ["open_project", "set_top", "add_files", "add_files", "add_files", "open_solution", "set_part",
-                     "create_clock", "config_export", "csim_design", "csynth_design", "export_design"]
+                     "create_clock", "config_rtl", "config_export", "csim_design", "csynth_design", "export_design"]
+    # the IP's vendor and library: the defaults, else the environment's
+    assert "-vendor MazinLab -library mkidgen3 -ipname venom_top" in proc.stdout
+    other = run_tcl(VENOM_HLS_VENDOR="acme", VENOM_HLS_LIBRARY="readout")[0].stdout
+    assert "-vendor acme -library readout -ipname venom_top" in other
     # a relative test-bench argument naming a project file becomes absolute (csim runs in solution1/csim/build)
     golden = (run_tcl.prj / "tb" / "golden.txt").resolve()
     assert f"CALL csim_design -argv {{{golden} --quiet}}" in proc.stdout

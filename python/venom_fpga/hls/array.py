@@ -28,6 +28,7 @@ from venom_fpga.rtl.array_model import ArrayTiming
 STEP_LATENCY = 1  # clocks from a last token to its head request, in the C simulation
 HEAD_LATENCY = 1  # clocks from a head start to its record in the FIFO
 STATE_STORAGE = ("bram", "uram")
+MAX_VALUE = (1 << 31) - 1  # every field is a `static const unsigned` of config_array, and an int in the C simulation
 
 
 class ArraySpecError(VenomError):
@@ -51,8 +52,9 @@ class ArraySpec:
     def __post_init__(self) -> None:
         for name in ("slots", "channels", "length", "fold", "head_interval", "head_queue", "record_fifo", "period"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ArraySpecError(f"array: {name} must be a positive integer, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_VALUE:
+                raise ArraySpecError(f"array: {name} must be an integer in 1..{MAX_VALUE} (a C++ unsigned), "
+                                     f"got {v!r}")
         if self.fold & (self.fold - 1) or self.period % self.fold:
             raise ArraySpecError(f"array: the fold ({self.fold}) must be a power of two dividing the period "
                                  f"({self.period} clocks): tokens come on beats of F clocks")
@@ -77,13 +79,14 @@ class ArraySpec:
         return self.timing().min_spacing // self.fold
 
 
-def planned_spec(model, meta, length: int, channels: int, rate_cps: float = 1000.0) -> ArraySpec:
+def planned_spec(model, meta, length: int, channels: int, rate_cps: float = 1000.0,
+                 sample_rate: float | None = None) -> ArraySpec:
     """The array the planner chooses (``venom-fpga plan``) for ``channels`` channels at ``rate_cps`` counts/s
     (``model``: a FixedModel, ``meta``: its checkpoint's metadata)."""
     from venom_fpga.rtl import planner
     from venom_fpga.target import CLOCK_MHZ
 
-    sample_rate = planner.model_sample_rate(meta)
+    sample_rate = sample_rate or planner.model_sample_rate(meta)
     chosen, _ = planner.choose(model, channels, rate_cps, CLOCK_MHZ * 1e6, sample_rate, length)
     if chosen is None:
         raise ArraySpecError("no array configuration fits the default budget (venom-fpga plan)")

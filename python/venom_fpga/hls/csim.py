@@ -28,7 +28,8 @@ SHOW_MISMATCHES = 10
 
 
 def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int = DEFAULT_EXTREMES,
-            n_probe: int = 1000, channels: int = 2048, periods: int = 600, seed: int = 0) -> dict:
+            n_probe: int = 1000, channels: int = 2048, periods: int = 600, sample_rate: float | None = None,
+            seed: int = 0) -> dict:
     """Run both models on the windows and compare their output codes, then the token streams; returns the report."""
     from venom_fpga.fixed.precision import PROBE_LENGTH, probe_windows
     from venom_fpga.hls.export import csim_model, extreme_windows, prepare, resolve_spec
@@ -54,14 +55,14 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
                                       for k in range(reps - 1)])[:n_extremes]
         codes = np.concatenate([codes, ext])
     t1 = time.perf_counter()
-    spec = resolve_spec(inp, None, channels)
+    spec = resolve_spec(inp, None, channels, sample_rate)
     lib = csim_model(inp.ckpt, cfg, array=spec)
     t2 = time.perf_counter()
     got = lib.run_codes(codes)
     t3 = time.perf_counter()
     want, sat = model.run_codes(codes)
     t4 = time.perf_counter()
-    stream = stream_check(model, inp.ckpt.meta, lib, codes, periods, seed)
+    stream = stream_check(model, lib, codes, periods, seed)
     t5 = time.perf_counter()
     diff = np.abs(got - want)
     bad = np.flatnonzero((got != want).any(axis=1))
@@ -100,15 +101,16 @@ def compare(ckpt, precision=None, iq: np.ndarray | None = None, n_extremes: int 
     }
 
 
-def stream_check(model, meta, lib, pool, periods: int, seed: int = 0) -> dict:
+def stream_check(model, lib, pool, periods: int, seed: int = 0) -> dict:
     """Token streams of the array model's front end through the C++ array (``lib``): Poisson photons at 1,000
     counts/s and above capacity, window data from ``pool`` (input codes); the comparison with the models
-    (``model``: the FixedModel, ``meta``: its checkpoint's metadata)."""
+    (``model``: the FixedModel; the model rate is one sample per ``lib.spec.period`` clocks)."""
     from venom_fpga.hls.array import run_stream
     from venom_fpga.rtl import array_sim, planner
+    from venom_fpga.target import CLOCK_MHZ
 
     spec = lib.spec
-    period_s = 1.0 / planner.model_sample_rate(meta)
+    period_s = spec.period / (CLOCK_MHZ * 1e6)
     capacity = planner.capacity(spec.channels, spec.slots, spec.length, period_s)
     rates = (1000.0, max(2.0 * capacity, 5000.0) if np.isfinite(capacity) else 5000.0)
     segments = [array_sim.segment(model, spec, pool, rate, periods, spec.period, period_s, seed=seed + k,

@@ -557,10 +557,12 @@ def context(inp: ExportInputs, spec: ArraySpec, out_dir: Path | None = None) -> 
     }
 
 
-def resolve_spec(inp: ExportInputs, array: ArraySpec | None = None, channels: int | None = None) -> ArraySpec:
+def resolve_spec(inp: ExportInputs, array: ArraySpec | None = None, channels: int | None = None,
+                 sample_rate: float | None = None) -> ArraySpec:
     """The array to export: ``array`` (its window length must be the checkpoint's, if it names one), else the
     planner's choice for
-    ``channels`` channels (default DEFAULT_CHANNELS; ``venom-fpga plan``)."""
+    ``channels`` channels (default DEFAULT_CHANNELS; ``venom-fpga plan``) at the model rate ``sample_rate`` (default
+    the checkpoint's)."""
     length = inp.ckpt.meta.window_length or DEFAULT_WINDOW_LENGTH
     if array is not None:
         if inp.ckpt.meta.window_length and array.length != length:
@@ -569,7 +571,7 @@ def resolve_spec(inp: ExportInputs, array: ArraySpec | None = None, channels: in
     from venom_fpga.hls.array import planned_spec
     from venom_fpga.rtl.planner import DEFAULT_CHANNELS
 
-    return planned_spec(inp.model, inp.ckpt.meta, length, channels or DEFAULT_CHANNELS)
+    return planned_spec(inp.model, inp.ckpt.meta, length, channels or DEFAULT_CHANNELS, sample_rate=sample_rate)
 
 
 def render_into(inp: ExportInputs, out_dir: Path, spec: ArraySpec, golden_length: int | None = None,
@@ -635,12 +637,12 @@ class ExportResult:
 
 def export(weights: Checkpoint | str | os.PathLike, precision: PrecisionConfig | str | os.PathLike | None = None,
            out: str | os.PathLike | None = None, array: ArraySpec | None = None, channels: int | None = None,
-           name_map: str | os.PathLike | None = None) -> ExportResult:
+           sample_rate: float | None = None, name_map: str | os.PathLike | None = None) -> ExportResult:
     """Render the HLS project of a checkpoint into ``out`` (default ``hls/generated/<stem>/``), atomically: the
     array ``array``, else the planner's for ``channels`` channels (:func:`resolve_spec`)."""
     t0 = time.perf_counter()
     inp = prepare(weights, precision, name_map=name_map)
-    spec = resolve_spec(inp, array, channels)
+    spec = resolve_spec(inp, array, channels, sample_rate)
     target = Path(out) if out is not None else default_out_dir(inp.ckpt.path)
     _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -80,9 +80,18 @@ def parse_csynth(xml_path_or_dir: str | Path) -> dict[str, Any]:
         name: round(100.0 * used / avail[name], 2) if used is not None and avail[name] else None
         for name, used in report["resources"].items()
     }
+    report["as_yosys"] = as_yosys_fields(report["resources"])
     report["loops"] = _loops(root.find("PerformanceEstimates/SummaryOfLoopLatency"))
     report["modules"] = _modules(xml_path.parent, top=report["top"])
     return report
+
+
+def as_yosys_fields(resources: dict[str, int | None]) -> dict[str, float | int | None]:
+    """csynth's resource estimates under the field names of ``venom-fpga resources`` (resources.json, Yosys), so the
+    two stand side by side: LUT, FF, DSP48E2, BRAM36_eq (two BRAM_18K per BRAM36), URAM."""
+    bram18 = resources.get("BRAM_18K")
+    return {"LUT": resources.get("LUT"), "FF": resources.get("FF"), "DSP48E2": resources.get("DSP"),
+            "BRAM36_eq": bram18 / 2 if bram18 is not None else None, "URAM": resources.get("URAM")}
 
 
 def write_hls_report(project_dir: str | Path, out_json: str | Path) -> dict[str, Any]:

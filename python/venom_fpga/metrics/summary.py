@@ -44,6 +44,12 @@ def summary_lines(reports: str | Path) -> list[str]:
     if csim:
         lines.append(f"HLS C-sim vs fixed: {csim['windows'] - csim['mismatches']}/{csim['windows']} windows bit-exact "
                      f"(incl. {csim['extreme_windows']} extremes)")
+        st, a = csim.get("stream"), csim.get("array")
+        if st and a:
+            lines.append(f"HLS array C-sim (S={a['slots']}, F={a['fold']}, {a['channels']} channels) vs array model: "
+                         f"{st['bit_exact']}/{st['records']} records equal, {st['windows']} windows, drops slot "
+                         f"{st['slot_drops']} / head queue {st['head_queue_drops']} / FIFO {st['fifo_drops']}"
+                         + ("" if st["ok"] else " -- MISMATCH"))
     cosim = _load(reports, "cosim.json")
     if cosim and cosim.get("array"):
         from venom_fpga.rtl.array_sim import summary_line
