@@ -5,9 +5,10 @@
 #                             then the summary of every report
 #   make test                 the whole test suite (CI runs this through .ci/run)
 #   make setup                idempotent: system tools (Verilator, Icarus, Yosys) and the pinned .venv
-#   make export               Vitis-HLS C++ project for WEIGHTS (hls/generated/<stem>/)
-#   make csim                 C-simulation of that project (g++) on synthetic pulses of PRESET and extreme inputs,
-#                             bit-exact against the fixed model -> build/reports/csim.json
+#   make export               Vitis-HLS C++ array for WEIGHTS, the plan's for 2,048 channels (hls/generated/<stem>/)
+#   make csim                 C-simulation of that array (g++) on synthetic pulses of PRESET and extreme inputs,
+#                             bit-exact against the fixed model, then Poisson token streams through it against the
+#                             array model (records, clocks, drops) -> build/reports/csim.json
 #   make hls                  Vitis HLS C-synthesis + IP export (needs vitis_hls on PATH) -> build/reports/hls.json
 #   make rtl                  generated Verilog tops per LANES (rtl/generated/<stem>_l<N>/)
 #   make cosim [SIM=icarus]   the array (full size) and the engine vs the fixed and array models under cocotb
