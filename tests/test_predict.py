@@ -47,13 +47,24 @@ def _off(codes: np.ndarray, window: int | None) -> np.ndarray:
 
 
 class _FakeCsim:
-    """Stands in for the compiled C simulation: the fixed model's codes, one of them off if asked."""
+    """Stands in for the compiled C simulation: what the models say the array puts out (records in their clocks,
+    with their tags), one window's log_var off if asked."""
 
     def __init__(self, model: FixedModel, window: int | None):
         self.model, self.window = model, window
 
-    def run_codes(self, codes: np.ndarray) -> np.ndarray:
-        return _off(self.model.run_codes(codes)[0], self.window)
+    def run_stream(self, segments: list) -> dict[str, np.ndarray]:
+        (g,) = segments
+        wins = g.stream.windows
+        rows = [(r.leave, *v, r.channel, wins[r.window].start) for r, v in zip(g.result.records, g.values)]
+        out = {f"s0_{k}": np.array([row[j] for row in rows], dtype=np.int64)
+               for j, k in enumerate(("clock", "mu", "log_var", "channel", "time"))}
+        if self.window is not None:
+            k = next(i for i, r in enumerate(g.result.records) if wins[r.window].data == self.window)
+            out["s0_log_var"][k] += 1
+        out["drops"] = np.zeros(g.stream.n_channels, dtype=np.int64)
+        out["drop_total"] = np.array(0)
+        return out
 
 
 def _fake_csim(monkeypatch, window: int | None) -> None:

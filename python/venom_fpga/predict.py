@@ -94,22 +94,33 @@ def _fixed_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, pre
 
 def _csim_backend(ckpt: Checkpoint, iq: np.ndarray, progress: bool = False, precision=None) -> np.ndarray:
     """The generated HLS C++ (``venom-fpga export``), compiled with g++ against the ap_types headers and run
-    through its array top (a 16-channel array, windows a few at a time: ``export.csim_model``, ``run_codes``;
-    exports and libraries cached under build/csim). Inputs are
+    through its array top (a 16-channel array: ``export.csim_model``; exports and libraries cached under
+    build/csim): the windows as the array model's token source interleaves them, every record's clock and tag
+    checked against the array model. Inputs are
     quantized and outputs dequantised exactly as by the ``fixed`` backend, whose codes it must reproduce bit for bit
     (checked on every window)."""
     from venom_fpga.hls.array import predict_spec
     from venom_fpga.hls.export import csim_model
+    from venom_fpga.rtl import array_sim
 
     model = _golden_model(ckpt, precision, "csim", iq)
     sat = SaturationCounter()
     codes = model.quantize_input(iq, counter=sat)
-    lib = csim_model(ckpt, model.precision, array=predict_spec(iq.shape[1]))
+    spec = predict_spec(iq.shape[1])
+    lib = csim_model(ckpt, model.precision, array=spec)
     got = np.empty((iq.shape[0], ckpt.dims.n_out), dtype=np.int64)
+    first_difference = None
     for start in tqdm(range(0, iq.shape[0], BATCH), desc="windows", unit="batch", disable=not progress):
-        got[start : start + BATCH] = lib.run_codes(codes[start : start + BATCH])
+        # the batch as the array model's token source hands it over; every record and clock checked against it
+        seg = array_sim.window_segment(model, spec, codes[start : start + BATCH], spec.period)
+        obs = lib.run_stream([seg])
+        rep = array_sim.compare([seg], obs)
+        first_difference = first_difference or rep["first_difference"]
+        got[start : start + BATCH] = array_sim.records_by_window(seg, obs)
     want, _ = model.run_codes(codes)
     _require_fixed_codes("csim", got, want)
+    if first_difference:
+        raise BackendMismatchError(f"csim backend: {first_difference}")
     if sat.total_saturated:
         warnings.warn(f"csim backend: {sat.total_saturated} input values saturated", VenomWarning, stacklevel=2)
     return model.output_float(got)

@@ -94,12 +94,11 @@ def planned_spec(model, meta, length: int, channels: int, rate_cps: float = 1000
     return ArraySpec(tm.slots, channels, length, tm.fold, tm.head_interval, tm.head_queue, tm.record_fifo, tm.period)
 
 
-PREDICT_CHANNELS = 16  # channels (and slots) of the array `predict --backend csim` runs windows through
-
-
 def predict_spec(length: int) -> ArraySpec:
-    """A small array for running windows (``predict --backend csim``): 16 channels and slots, one token and one head
-    start per clock at most."""
+    """A small array for running windows (``predict --backend csim``): as many channels and slots as the RTL
+    backend's array (16), one token and one head start per clock at most."""
+    from venom_fpga.rtl.array_sim import PREDICT_CHANNELS
+
     c = PREDICT_CHANNELS
     return ArraySpec(c, c, length, 1, 1, 4, 16, period=c)
 

@@ -235,9 +235,9 @@ PREDICT_CHANNELS = 16  # channels (and slots) of the array that `predict --backe
 
 def predict_codes(fm: FixedModel, codes: np.ndarray, sim: str | None = None,
                   log: str | os.PathLike | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Input codes (N, L, 2) through the array RTL, interleaved as they would arrive: window k on channel
-    k mod C, its first sample L + 1 periods after the previous window of that channel (C = min(N, 16) channels,
-    as many slots). Returns the (N, 2) record codes and the comparison with the models (records, clocks, drops)."""
+    """Input codes (N, L, 2) through the array RTL, interleaved as they would arrive (:func:`window_segment`, on
+    C = min(N, 16) channels, as many slots). Returns the (N, 2) record codes and the comparison with the models
+    (records, clocks, drops)."""
     from venom_fpga.paths import build_dir
     from venom_fpga.rtl.sim import model_key
 
@@ -247,14 +247,26 @@ def predict_codes(fm: FixedModel, codes: np.ndarray, sim: str | None = None,
     design = array.generate(fm, slots=ch, length=length, channels=ch)
     out = array.write(design, build_dir() / "rtl" / f"array-predict-{model_key(fm)}-c{ch}-l{length}")
     period = design.step_latency + (ch - 1) * design.fold + 1
-    wins = [Window(k % ch, (k // ch) * (length + 1), k) for k in range(n)]
-    seg = segment_of(fm, design, codes, wins, period)
+    seg = window_segment(fm, design, codes, period)
     obs = run(out, [seg], sim=sim, log=log)
-    rep = compare([seg], obs)
-    # the RTL's records, each put back in its window's place by its tag (channel, time); a window without one
-    # keeps the marker of no record (the caller compares with the fixed model)
+    return records_by_window(seg, obs), compare([seg], obs)
+
+
+def window_segment(fm: FixedModel, design, codes: np.ndarray, period: int) -> Segment:
+    """Windows of input codes as one token stream: window k on channel k mod C (C = the design's channels), its
+    first sample L + 1 periods after the previous window of that channel (its data: window k of ``codes``)."""
+    n, length = np.asarray(codes).shape[:2]
+    ch = design.channels
+    wins = [Window(k % ch, (k // ch) * (length + 1), k) for k in range(n)]
+    return segment_of(fm, design, codes, wins, period)
+
+
+def records_by_window(seg: Segment, observed: dict[str, np.ndarray]) -> np.ndarray:
+    """The observed records of a :func:`window_segment`, each put back in its window's place by its tag (channel,
+    time): (N, 2) codes; a window without one keeps the marker of no record (the caller compares)."""
+    wins = seg.stream.windows
     index = {(w.channel, w.start): w.data for w in wins}
-    got = np.full((n, 2), np.iinfo(np.int64).min, dtype=np.int64)
-    for mu, lv, c, t in zip(*(obs[f"s0_{k}"].tolist() for k in ("mu", "log_var", "channel", "time"))):
+    got = np.full((len(wins), 2), np.iinfo(np.int64).min, dtype=np.int64)
+    for mu, lv, c, t in zip(*(observed[f"s0_{k}"].tolist() for k in ("mu", "log_var", "channel", "time"))):
         got[index[(c, t)]] = (mu, lv)
-    return got, rep
+    return got
