@@ -265,6 +265,34 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(summary_line(report["fixed_accuracy"]))  # last: the figure a one-line step shows
 
 
+def cmd_precision_search(args: argparse.Namespace) -> None:
+    from venom_fpga.fixed import precision_search as ps
+    from venom_fpga.fixed.precision import precision_for, save_precision
+
+    report = _or(args.report, _reports() / "precision_search.json")
+    plot = _or(args.plot, _reports() / "precision_search.png")
+    _check_outputs(args, ("--out", args.out), ("--report", report), ("--plot", plot))
+    ckpt = _load(args)
+    iq = _load_windows(args.iq, ckpt)
+    held = _load_windows(args.holdout, ckpt) if args.holdout else None
+    cfg = precision_for(ckpt, args.precision)
+    result = ps.search(ckpt, cfg, iq, budget_mev=args.budget, headroom=args.headroom,
+                       progress=None if args.quiet else _print_now)
+    rep = ps.report(ckpt, result, iq, held)
+    beyond = held is not None and rep["holdout"]["max_abs_dE_meV"] > args.budget
+    if beyond:  # the report says why; no config that breaks the budget is written
+        with atomic_paths(report, plot) as (tmp_rep, tmp_plot):
+            write_json(tmp_rep, rep)
+            ps.plot(result, tmp_plot)
+        raise CheckFailed(f"{ps.summary_line(rep)}: beyond the {args.budget:g} meV budget on the held-out windows "
+                          f"(no config written; more search windows or --headroom lower) -> {_show(report)}")
+    with atomic_paths(args.out, report, plot) as (tmp_cfg, tmp_rep, tmp_plot):
+        save_precision(result.config, tmp_cfg)
+        write_json(tmp_rep, rep)
+        ps.plot(result, tmp_plot)
+    print(ps.summary_line(rep) + f" -> {_show(args.out)}, {_show(report)}, {_show(plot)}")
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     from venom_fpga.fixed.precision import save_precision
     from venom_fpga.metrics.accuracy import profile, saturating_signals
@@ -579,6 +607,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=_in_range(float, 1.0, 65536.0), default=2.0,
                    help="headroom factor (1 to 65536) on each signal's observed range (default 2)")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("precision-search", help="narrower formats under an energy budget, priced in DSP48E2 of the "
+                                                "array's step")
+    add_weights(p)
+    p.add_argument("--precision", help="starting config (default <weights stem>.precision.json, else the default)")
+    p.add_argument("--iq", required=True, help=".npy of (N, L, 2) windows the search measures |E_fixed - E_float| on")
+    p.add_argument("--holdout", help=".npy of fresh windows the result is checked on (reported, not searched)")
+    p.add_argument("--budget", type=_in_range(float, 1e-6, 1e6), default=0.5,
+                   help="max |E_fixed - E_float| in meV (default 0.5)")
+    p.add_argument("--headroom", type=_in_range(float, 0.01, 1.0), default=0.4,
+                   help="share of the budget the search may spend on its windows (default 0.4: a maximum over a "
+                        "thousand windows is a tail statistic, fresh windows go further)")
+    p.add_argument("--out", required=True, help="precision config to write (.json)")
+    p.add_argument("--report", help="JSON report (default build/reports/precision_search.json)")
+    p.add_argument("--plot", help="cost vs max |dE| plot (default build/reports/precision_search.png)")
+    p.add_argument("--quiet", action="store_true", help="no line per format")
+    p.set_defaults(func=cmd_precision_search)
 
     p = sub.add_parser("export", help="Vitis-HLS C++ project (kernels, weights, tables, test bench, tcl)")
     add_weights(p)
