@@ -450,6 +450,8 @@ WRITERS = {
                  {"--json": FILE, "--plots": DIR, "--accuracy-dir": DIR}, ("weights",)),
     "profile": (lambda e: ["profile", "--weights", e["weights"], "--iq", e["iq"]], {"--out": FILE},
                 ("weights", "iq")),
+    "precision-search": (lambda e: ["precision-search", "--weights", e["weights"], "--iq", e["iq"], "--quiet"],
+                         {"--out": FILE, "--report": FILE, "--plot": FILE}, ("weights", "iq")),
     "export": (lambda e: ["export", "--weights", e["weights"]], {"--out": REPLACED}, ("weights",)),
     "csim": (lambda e: ["csim", "--weights", e["weights"]], {"--report": FILE}, ("weights",)),
     "rtl": (lambda e: ["rtl", "--weights", e["weights"], "--lanes", "2"], {"--out": REPLACED}, ("weights",)),
@@ -462,7 +464,8 @@ WRITERS = {
     "plan": (lambda e: ["plan", "--weights", e["weights"]], {"--json": FILE, "--plot": FILE}, ("weights",)),
     "synth": (lambda e: ["synth", "--preset", "ptsi", "--n-per-line", "2", "--quiet"], {"--out": REPLACED}, ()),
 }
-REQUIRED = {("predict", "--out"), ("windows", "--out"), ("train", "--out"), ("profile", "--out"), ("synth", "--out")}
+REQUIRED = {("predict", "--out"), ("windows", "--out"), ("train", "--out"), ("profile", "--out"), ("synth", "--out"),
+            ("precision-search", "--out")}
 
 
 def output_cases():

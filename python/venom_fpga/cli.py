@@ -64,7 +64,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | Path | None]:
     """Every input file or directory a command reads (option -> path), which no output may overwrite."""
     weights = getattr(args, "weights", None)
     return {"--weights": weights, "its metadata sidecar": sidecar_path(weights) if weights else None,
-            **{f"--{k.replace('_', '-')}": getattr(args, k, None) for k in ("name_map", "precision", "iq", "data")}}
+            **{f"--{k.replace('_', '-')}": getattr(args, k, None) for k in ("name_map", "precision", "iq", "data",
+                                                                          "holdout")}}
 
 
 def _check_outputs(args: argparse.Namespace, *outputs: tuple) -> None:
