@@ -175,8 +175,10 @@ def test_default_ranges_cover_the_float_model(cfg):
     """Every signal's format holds the float model's range on the probe and on unit-noise windows, with margin."""
     x = np.random.default_rng(3).standard_normal((16, 126, 2))
     ranges = float_signal_ranges(PUBLISHED, random_tensors(PUBLISHED, 0), x)
+    fold_only = {f"layers.{i}.{s}" for i in range(PUBLISHED.n_layers) for s in ("ln_s", "ln_p")}  # probed for the fold
     for name, m in ranges.items():
-        assert m <= cfg.signals[name].max_value, (name, m, cfg.signals[name])
+        if name not in fold_only:
+            assert m <= cfg.signals[name].max_value, (name, m, cfg.signals[name])
 
 
 def test_default_precision_path(tmp_path):

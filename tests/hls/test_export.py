@@ -3,7 +3,8 @@
 
 Two models are exported and compiled once per session (cached by content in pytest's cache directory, so later
 sessions reuse the libraries): a random checkpoint of the published dimensions with its default precision config,
-and one of SMALL dimensions (two layers, d_conv 3) with every signal in a different rounding and overflow mode.
+and one of SMALL dimensions (two layers, d_conv 3) with the LayerNorm fold (layer 0 folded, layer 1 not) and every
+signal in a different rounding and overflow mode.
 The two g++ builds run in parallel; the SMALL library is built with -Wall (its output is checked for warnings
 from our files) and the test bench executable is linked against it.
 """
@@ -29,7 +30,8 @@ from venom_fpga.hls import export as ex
 from venom_fpga.hls.array import ArraySpec
 from venom_fpga.paths import REPO_ROOT
 from venom_fpga.model.checkpoint import load_checkpoint
-from venom_fpga.fixed.precision import PrecisionConfig, default_precision, probe_windows, save_precision, signal_names
+from venom_fpga.fixed.precision import (PrecisionConfig, default_precision, fold_layernorm, probe_windows,
+                                        save_precision)
 from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat
 
 WINDOW = 64  # length of the test windows (the golden file of each export has the checkpoint's own length)
@@ -45,11 +47,11 @@ def mixed_modes(cfg: PrecisionConfig) -> PrecisionConfig:
     """The same formats with every signal in another rounding and overflow mode (all modes used), and a 12-bit
     input (codes in the low bits of the 16-bit I and Q fields)."""
     signals = {"input": QFormat(12, 4)}
-    for k, name in enumerate(signal_names(cfg.dims)):
+    for k, name in enumerate(cfg.signal_names()):
         signals[name] = dataclasses.replace(signals.get(name, cfg.signals[name]), rounding=ROUNDING_MODES[k % len(ROUNDING_MODES)],
                                             overflow=OVERFLOW_MODES[(k // 2) % len(OVERFLOW_MODES)])
     return PrecisionConfig(cfg.dims, signals, cfg.weights, cfg.luts, cfg.why, cfg.notes, cfg.max_window_length,
-                           source="memory")
+                           fold_layernorm=cfg.fold_layernorm, source="memory")
 
 
 class Built:
@@ -98,7 +100,8 @@ def built(request):
         save_file({k: v.astype(np.float32) for k, v in random_tensors(dims, seed).items()}, str(path),
                   metadata={"raw_sample_rate_hz": "2000000.0", "decimation": "2"})
         ckpts[name] = load_checkpoint(path)
-    precisions = {"published": None, "small": mixed_modes(default_precision(ckpts["small"]))}
+    precisions = {"published": None,
+                  "small": mixed_modes(fold_layernorm(default_precision(ckpts["small"]), ckpts["small"]))}
     exports = {n: ex.csim_export(ckpts[n], precisions[n], array=SPEC, cache=cache / "csim") for n in ckpts}
     with ThreadPoolExecutor(max_workers=2) as pool:  # the two g++ builds in parallel
         published = pool.submit(ex.csim_library, exports["published"], cache / "csim" / "lib")

@@ -11,6 +11,7 @@ from model_zoo import PUBLISHED, SMALL, random_tensors
 
 from venom_fpga.model.checkpoint import load_checkpoint
 from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.precision import default_precision, fold_layernorm
 from venom_fpga.fixed.qformat import OVERFLOW_MODES, ROUNDING_MODES, QFormat
 from venom_fpga.rtl.isa import WRITE_LATENCY, IsaSim, compile_model, quant, schedule
 
@@ -34,6 +35,19 @@ def test_isa_matches_fixed_model_random(dims, seed, lanes):
     codes = _windows(fm, 6, 10, 3.0, seed)
     ref, _ = fm.run_codes(codes)
     sim = IsaSim(compile_model(fm, lanes))
+    for w in range(codes.shape[0]):
+        assert sim.window(codes[w]) == (ref[w, 0], ref[w, 1]), f"window {w}"
+
+
+@pytest.mark.parametrize("dims,seed,lanes", [(SMALL, 6, 2), (PUBLISHED, 7, 8)], ids=["small-l2", "published-l8"])
+def test_isa_matches_fixed_model_with_the_layernorm_fold(dims, seed, lanes):
+    pair = (dims, random_tensors(dims, seed))
+    fm = FixedModel(pair, fold_layernorm(default_precision(pair), pair))
+    codes = _windows(fm, 6, 10, 3.0, seed)
+    ref, _ = fm.run_codes(codes)
+    prog = compile_model(fm, lanes)
+    assert any(it.name == "layers.0.ln_p" for it in prog.instrs)
+    sim = IsaSim(prog)
     for w in range(codes.shape[0]):
         assert sim.window(codes[w]) == (ref[w, 0], ref[w, 1]), f"window {w}"
 

@@ -140,12 +140,37 @@ void mixer_reset(mixer_state<CONFIG_T>& st) {
     selective_scan_reset<typename CONFIG_T::scan_config>(st.h);
 }
 
+// The block's input: LayerNorm of u, then in_proj: xi = first d_inner rows, z = the rest (one exact product, two
+// roundings). A folded layer forms xi and z with layernorm_fold instead (layernorm.h).
+template <class data_T, typename CONFIG_T>
+void mixer_in(const data_T u[CONFIG_T::d_model], typename CONFIG_T::xi_t xi[CONFIG_T::d_inner],
+              typename CONFIG_T::z_t z[CONFIG_T::d_inner],
+              const typename CONFIG_T::norm_config::gamma_t norm_weight[CONFIG_T::d_model],
+              const typename CONFIG_T::norm_config::beta_t norm_bias[CONFIG_T::d_model],
+              const typename CONFIG_T::in_proj_config::weight_t
+                  in_proj_weight[CONFIG_T::in_proj_config::n_out][CONFIG_T::in_proj_config::n_in],
+              const typename CONFIG_T::norm_config::rsqrt_config::table_t rsqrt_table[]) {
+    VENOM_PRAGMA(HLS INLINE)
+    typename CONFIG_T::ln_out_t nrm[CONFIG_T::d_model];
+    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=nrm complete)
+    layernorm<data_T, typename CONFIG_T::ln_out_t, typename CONFIG_T::norm_config>(u, nrm, norm_weight, norm_bias,
+                                                                                 rsqrt_table);
+    typename CONFIG_T::in_proj_config::accum_t xz[CONFIG_T::in_proj_config::n_out];
+    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=xz complete)
+    matvec<typename CONFIG_T::ln_out_t, typename CONFIG_T::in_proj_config>(nrm, xz, in_proj_weight);
+mixer_split_xz:
+    for (unsigned d = 0; d < CONFIG_T::d_inner; d++) {
+        VENOM_PRAGMA(HLS UNROLL)
+        xi[d] = xz[d];
+        z[d] = xz[CONFIG_T::d_inner + d];
+    }
+}
+
+// The rest of the block from xi and z (mixer_in or layernorm_fold); u is the residual.
 template <class data_T, class res_T, typename CONFIG_T>
-void mixer_step(const data_T u[CONFIG_T::d_model], res_T out[CONFIG_T::d_model], mixer_state<CONFIG_T>& st,
-                const typename CONFIG_T::norm_config::gamma_t norm_weight[CONFIG_T::d_model],
-                const typename CONFIG_T::norm_config::beta_t norm_bias[CONFIG_T::d_model],
-                const typename CONFIG_T::in_proj_config::weight_t
-                    in_proj_weight[CONFIG_T::in_proj_config::n_out][CONFIG_T::in_proj_config::n_in],
+void mixer_step(const data_T u[CONFIG_T::d_model], const typename CONFIG_T::xi_t xi[CONFIG_T::d_inner],
+                const typename CONFIG_T::z_t z[CONFIG_T::d_inner], res_T out[CONFIG_T::d_model],
+                mixer_state<CONFIG_T>& st,
                 const typename CONFIG_T::conv_config::weight_t
                     conv_weight[CONFIG_T::conv_config::n_chan][CONFIG_T::conv_config::d_conv],
                 const typename CONFIG_T::conv_config::bias_t conv_bias[CONFIG_T::conv_config::n_chan],
@@ -158,32 +183,12 @@ void mixer_step(const data_T u[CONFIG_T::d_model], res_T out[CONFIG_T::d_model],
                 const typename CONFIG_T::scan_config::D_t D[CONFIG_T::d_inner],
                 const typename CONFIG_T::out_proj_config::weight_t
                     out_proj_weight[CONFIG_T::out_proj_config::n_out][CONFIG_T::out_proj_config::n_in],
-                const typename CONFIG_T::norm_config::rsqrt_config::table_t rsqrt_table[],
                 const typename CONFIG_T::silu_xc_config::table_t silu_xc_table[],
                 const typename CONFIG_T::softplus_config::table_t softplus_table[],
                 const typename CONFIG_T::scan_config::exp2_config::table_t exp2_table[],
                 const typename CONFIG_T::silu_z_config::table_t silu_z_table[]) {
     VENOM_PRAGMA(HLS INLINE)
     typedef typename CONFIG_T::scan_config scan;
-    // LayerNorm
-    typename CONFIG_T::ln_out_t nrm[CONFIG_T::d_model];
-    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=nrm complete)
-    layernorm<data_T, typename CONFIG_T::ln_out_t, typename CONFIG_T::norm_config>(u, nrm, norm_weight, norm_bias,
-                                                                                 rsqrt_table);
-    // in_proj: xi = first d_inner rows, z = the rest (one exact product, two roundings)
-    typename CONFIG_T::in_proj_config::accum_t xz[CONFIG_T::in_proj_config::n_out];
-    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=xz complete)
-    matvec<typename CONFIG_T::ln_out_t, typename CONFIG_T::in_proj_config>(nrm, xz, in_proj_weight);
-    typename CONFIG_T::xi_t xi[CONFIG_T::d_inner];
-    typename CONFIG_T::z_t z[CONFIG_T::d_inner];
-    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=xi complete)
-    VENOM_PRAGMA(HLS ARRAY_PARTITION variable=z complete)
-mixer_split_xz:
-    for (unsigned d = 0; d < CONFIG_T::d_inner; d++) {
-        VENOM_PRAGMA(HLS UNROLL)
-        xi[d] = xz[d];
-        z[d] = xz[CONFIG_T::d_inner + d];
-    }
     // causal depthwise conv, SiLU
     typename CONFIG_T::xc_t xc[CONFIG_T::d_inner];
     typename scan::xa_t xa[CONFIG_T::d_inner];

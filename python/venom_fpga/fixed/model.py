@@ -13,6 +13,9 @@ Datapath of one sample (one step), for a batch of windows (names are the config'
   input   x                       (from_float, saturating)
   embed   u = W_e x + b_e
   per layer i (prefix layers.i.):
+    [with the precision config's LayerNorm fold, layer 0 instead forms, from the input x (op_plan.LayerNormFoldPlan):
+      xx = x_k x_l (k <= l); V = Qv . xx + q2 . x + c0 (exact); V = m 2**e -> ln_rsqrt; ln_s = G x + g0;
+      ln_p = ln_s ln_rsqrt >> (frac + n), n from e/2 (one rounding); xi, z = ln_p + k0 -- and goes on at the conv]
     LayerNorm, without dividing by d (all exact integers until the two roundings):
       c_j = d U_j - sum_k U_k                    (U = codes of u)        [derived operand ln_c]
       V   = sum_j c_j^2 + EPS,  EPS = round(eps d^3 2**(2 F_u))  (= d^3 (var + eps) in u's units squared)
@@ -64,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from venom_fpga.fixed import lut as lutmod
-from venom_fpga.fixed.op_plan import LayerPlan, OpPlan, Sum, build_plan, mag
+from venom_fpga.fixed.op_plan import LayerNormFoldPlan, LayerPlan, OpPlan, Sum, build_plan, mag
 from venom_fpga.fixed.precision import PrecisionConfig, default_precision, load_precision, precision_for, signal_names
 from venom_fpga.fixed.qformat import QFormat, SaturationCounter
 from venom_fpga.model.dims import ModelDims
@@ -100,13 +103,26 @@ class _Affine:
 
 
 @dataclass
+class _FoldArrays:
+    """The LayerNorm fold's operands (LayerNormFoldPlan), windows last."""
+
+    pairs: list[tuple[int, int]]  # (k, l) of each product x_k x_l
+    qv: np.ndarray  # (pairs, 1), shifted onto V's fraction
+    q2: np.ndarray  # (n_in, 1), shifted
+    c0: int  # shifted
+    s: _Affine  # ln_s = G x + g0
+    k0: np.ndarray  # (2 d_inner, 1), aligned onto the in_proj accumulator
+
+
+@dataclass
 class _LayerArrays:
     """One layer's weights as numpy operands (windows last), beside its plan."""
 
     plan: LayerPlan
-    gamma: np.ndarray  # (d_model, 1)
-    beta: np.ndarray  # (d_model, 1), aligned onto the affine's accumulator
-    in_proj: _Affine
+    gamma: np.ndarray | None  # (d_model, 1); None when folded
+    beta: np.ndarray | None  # (d_model, 1), aligned onto the affine's accumulator
+    in_proj: _Affine | None
+    fold: _FoldArrays | None
     conv_w: list[np.ndarray]  # (d_inner, 1) per tap
     conv_b: np.ndarray  # (d_inner, 1), aligned
     x_proj: _Affine
@@ -188,11 +204,13 @@ class FixedModel:
         for L in plan.layers:
             m = f"{L.prefix}mixer."
             wc = qw[m + "conv1d.weight"]
+            folded = isinstance(L.norm, LayerNormFoldPlan)
             self.layers.append(_LayerArrays(
                 plan=L,
-                gamma=qw[L.prefix + "norm.weight"][:, None],
-                beta=(qw[L.prefix + "norm.bias"] << L.norm.affine.terms[1].shift)[:, None],
-                in_proj=_Affine(L.in_proj, qw[m + "in_proj.weight"], f[L.prefix + "ln_out"]),
+                gamma=None if folded else qw[L.prefix + "norm.weight"][:, None],
+                beta=None if folded else (qw[L.prefix + "norm.bias"] << L.norm.affine.terms[1].shift)[:, None],
+                in_proj=None if folded else _Affine(L.in_proj, qw[m + "in_proj.weight"], f[L.prefix + "ln_out"]),
+                fold=self._fold_arrays(L) if folded else None,
                 conv_w=[wc[:, k : k + 1] for k in range(self.dims.d_conv)],
                 conv_b=(qw[m + "conv1d.bias"] << L.conv.terms[1].shift)[:, None],
                 x_proj=_Affine(L.x_proj, qw[m + "x_proj.weight"], f[L.prefix + "xa"]),
@@ -206,6 +224,54 @@ class FixedModel:
         self.mlp0 = _Affine(hp.mlp0, qw["head.mlp.0.weight"], f["head.pooled"], qw["head.mlp.0.bias"])
         self.mlp2 = _Affine(hp.mlp2, qw["head.mlp.2.weight"], f["head.gelu0"], qw["head.mlp.2.bias"])
         self.mlp4 = _Affine(hp.mlp4, qw["head.mlp.4.weight"], f["head.gelu2"], qw["head.mlp.4.bias"])
+
+    def _fold_arrays(self, L: LayerPlan) -> _FoldArrays:
+        ln, qw, p, n = L.norm, self.plan.weights, L.prefix, self.dims.n_in
+        s_xx, s_x, s_c = (t.shift for t in ln.v.terms)
+        return _FoldArrays(
+            pairs=[(k, m) for k in range(n) for m in range(k, n)],
+            qv=(qw[p + "fold.Qv"] << s_xx)[:, None], q2=(qw[p + "fold.q2"] << s_x)[:, None],
+            c0=int(qw[p + "fold.c0"][0]) << s_c,
+            s=_Affine(ln.s, qw[p + "fold.G"], self.fmt["input"], qw[p + "fold.g0"]),
+            k0=(qw[p + "fold.k0"] << L.in_proj.terms[1].shift)[:, None])
+
+    def _layernorm_fold(self, state: FixedState, La: _LayerArrays, x: np.ndarray) -> np.ndarray:
+        """[xi; z] accumulator (2 d_inner, n) of a folded layer from the input codes x (n_in, n)."""
+        ln, fa, p = La.plan.norm, La.fold, La.plan.prefix
+        xx = np.stack([x[k] * x[m] for k, m in fa.pairs])
+        v = (fa.qv * xx).sum(axis=0) + (fa.q2 * x).sum(axis=0) + fa.c0  # >= ln.v_min >= 1 (the plan's check)
+        mant, e = lutmod.normalize_even(v, ln.mant_frac)
+        rs = self._lut(state, ln.rsqrt.lut, p + "ln_rsqrt", mant)
+        s = self._q(state, p + "ln_s", fa.s(x), ln.s.frac)
+        n = np.clip(e >> 1, ln.h_lo, ln.h_lo + ln.n_max) - ln.h_lo
+        lp = lutmod.quantize_shifted(self.fmt[p + "ln_p"], s * rs, ln.frac, n, ln.n_max, counter=state.sat,
+                                     name=p + "ln_p")
+        if state.record is not None or state.trace is not None:
+            self._rec(state, p + "ln_p", lp)
+        sh = La.plan.in_proj.terms[0].shift
+        return (lp << sh if sh else lp) + fa.k0
+
+    def _layernorm_in_proj(self, state: FixedState, La: _LayerArrays, u: np.ndarray) -> np.ndarray:
+        """[xi; z] accumulator (2 d_inner, n): LayerNorm of u, then in_proj."""
+        q, d = self._q, self.dims
+        L = La.plan
+        p, ln = L.prefix, L.norm
+        # c = d u - sum u, V = sum c^2 + EPS, even normalisation, rsqrt table
+        c = u * d.d_model
+        c -= u.sum(axis=0)
+        v = np.einsum("dn,dn->n", c, c)
+        v += ln.eps_code
+        mant, e = lutmod.normalize_even(v, ln.mant_frac)
+        rs = self._lut(state, ln.rsqrt.lut, p + "ln_rsqrt", mant)
+        c <<= ln.shift - (e >> 1)  # CN, exact
+        c *= rs
+        xn = q(state, p + "ln_xn", c, ln.xn.frac)
+        nrm = xn * La.gamma
+        if ln.affine.terms[0].shift:
+            nrm <<= ln.affine.terms[0].shift
+        nrm += La.beta
+        nrm = q(state, p + "ln_out", nrm, ln.affine.frac)
+        return La.in_proj(nrm)
 
     # ------------------------------------------------------------------ helpers
     def _q(self, state: FixedState, name: str, acc: np.ndarray, frac: int) -> np.ndarray:
@@ -263,26 +329,14 @@ class FixedModel:
         u = q(state, "embed", self.embed(x.T), self.embed.frac)  # (d_model, n)
         for i, La in enumerate(self.layers):
             L = La.plan
-            p, ln = L.prefix, L.norm
-            # ---- LayerNorm: c = d u - sum u, V = sum c^2 + EPS, even normalisation, rsqrt table
-            c = u * d.d_model
-            c -= u.sum(axis=0)
-            v = np.einsum("dn,dn->n", c, c)
-            v += ln.eps_code
-            mant, e = lutmod.normalize_even(v, ln.mant_frac)
-            rs = self._lut(state, ln.rsqrt.lut, p + "ln_rsqrt", mant)
-            c <<= ln.shift - (e >> 1)  # CN, exact
-            c *= rs
-            xn = q(state, p + "ln_xn", c, ln.xn.frac)
-            nrm = xn * La.gamma
-            if ln.affine.terms[0].shift:
-                nrm <<= ln.affine.terms[0].shift
-            nrm += La.beta
-            nrm = q(state, p + "ln_out", nrm, ln.affine.frac)
-            # ---- in_proj, causal depthwise conv (history: the last d_conv - 1 xi codes), SiLU
-            xz = La.in_proj(nrm)
+            p = L.prefix
+            if La.fold is not None:  # LayerNorm and in_proj folded: from the input x
+                xz = self._layernorm_fold(state, La, x.T)
+            else:
+                xz = self._layernorm_in_proj(state, La, u)
             xi = q(state, p + "xi", xz[:di], L.in_proj.frac)
             z = q(state, p + "z", xz[di:], L.in_proj.frac)
+            # ---- causal depthwise conv (history: the last d_conv - 1 xi codes), SiLU
             taps = state.conv[i] + [xi]  # oldest first: xi_{t-(d_conv-1)} .. xi_t
             acc = taps[0] * La.conv_w[0]
             for k in range(1, d.d_conv):
@@ -413,7 +467,7 @@ class FixedModel:
     def ranges_from_codes(self, records: dict[str, list[int]]) -> dict[str, tuple[float, float]]:
         """signal -> (min, max) dequantised, in signal order."""
         out = {}
-        for name in signal_names(self.dims):
+        for name in self.precision.signal_names():
             if name in records:
                 lo, hi = records[name]
                 fmt = self.fmt[name]

@@ -17,14 +17,17 @@ weights of the configured formats fit, and every bound is checked to stay below 
 in int64).
 
 Kinds of op: :class:`Sum` (the rule above), :class:`Table` (an integer table of :mod:`venom_fpga.fixed.lut`), and
-two ops with a normalisation step of their own, :class:`LayerNormPlan` (LayerNorm without division) and the
-head's streaming softmax pooling (:class:`HeadPlan`).
+ops with a normalisation step of their own: :class:`LayerNormPlan` (LayerNorm without division), or with the
+precision config's LayerNorm fold :class:`LayerNormFoldPlan` (layer 0's LayerNorm and in_proj from the input x), and
+the head's streaming softmax pooling (:class:`HeadPlan`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -114,9 +117,12 @@ def _code(a: str, fa: QFormat, count: int = 1) -> tuple[str, str, int, int, int]
     return a, ONE, fa.frac_bits, count * mag(fa), count
 
 
-def make_sum(name: str, outputs: tuple[str, ...], terms: list[tuple[str, str, int, int, int]], size: int) -> Sum:
-    """Align the terms on their largest fraction, bound the sum and check that it fits; ``size`` output elements."""
+def make_sum(name: str, outputs: tuple[str, ...], terms: list[tuple[str, str, int, int, int]], size: int,
+             even: bool = False) -> Sum:
+    """Align the terms on their largest fraction (``even``: the next even one), bound the sum and check that it fits;
+    ``size`` output elements."""
     frac = max(t[2] for t in terms)
+    frac += frac & 1 if even else 0
     ts = tuple(Term(a, b, fr, frac - fr, bound, count) for a, b, fr, bound, count in terms)
     total = sum(t.bound << t.shift for t in ts)
     check_bits(total, name)
@@ -156,14 +162,46 @@ class LayerNormPlan:
 
 
 @dataclass(frozen=True)
+class LayerNormFoldPlan:
+    """LayerNorm + in_proj of layer 0 from the input x (the precision config's fold; all exact until two roundings):
+
+    xx = x_k x_l (k <= l);  V = Qv . xx + q2 . x + c0 (= |c|^2 + d eps, exact, >= v_min >= 1, even fraction F_V);
+    V = m 2**e (e even, m in [1, 4): ``rsqrt``);  ln_s = q(G x + g0);
+    ln_p = q(ln_s rsqrt 2**-(frac + n)), n = clip(e/2, h_lo, h_lo + n_max) - h_lo (a variable right shift, one
+    rounding; h_lo keeps the shift >= 0 and is never below the least e/2 V can have);  [xi, z] = q(ln_p + k0)."""
+
+    name: str
+    input: str  # the input signal x
+    xx: Sum  # the products x_k x_l, k <= l (exact words)
+    v: Sum  # V (exact, never rounded)
+    v_min: int  # V >= v_min >= 1 for every input (the least value of the quadratic, checked)
+    e_max: int
+    mant_frac: int
+    rsqrt: Table
+    s: Sum  # ln_s = G x + g0
+    p: Sum  # ln_s rsqrt (before the variable shift)
+    h_lo: int
+    n_max: int
+    frac: int  # ln_p = ln_s rsqrt 2**-(frac + n)
+
+    @property
+    def products(self) -> int:
+        return self.xx.products + self.v.products + self.s.products + self.p.products
+
+    def describe(self) -> str:
+        return (f"{self.p.outputs[0]} = folded LayerNorm + in_proj of {self.input}   [V {self.v.acc_bits} b, rsqrt "
+                f"on a {self.mant_frac}-bit mantissa, shift {self.frac} + [0, {self.n_max}]]")
+
+
+@dataclass(frozen=True)
 class LayerPlan:
     """One pre-norm residual Mamba block, ops in execution order."""
 
     index: int
     prefix: str  # layers.{i}.
     residual: str  # the input signal u
-    norm: LayerNormPlan
-    in_proj: Sum  # [xi, z] = W_in ln_out
+    norm: LayerNormPlan | LayerNormFoldPlan
+    in_proj: Sum  # [xi, z] = W_in ln_out (folded: ln_p + k0)
     conv: Sum  # xc = b_c + sum_k w_c[:, k] xi_{t-(d_conv-1)+k}  (history: the last d_conv - 1 xi codes)
     silu_xc: Table
     x_proj: Sum  # [xr, B, C] = W_x xa
@@ -267,7 +305,7 @@ def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: Preci
     _check_table_operands(luts, precision)
     saturation = SaturationCounter()
     weights = {name: wf[name].from_float(v, counter=saturation, name=name)
-               for name, v in folded_tensors(dims, tensors).items()}
+               for name, v in folded_tensors(dims, tensors, precision.fold_layernorm).items()}
 
     def affine(name, outputs, x, weight, bias=None, count=None, extra=()):
         w = wf[weight]
@@ -285,6 +323,13 @@ def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: Preci
     for i in range(dims.n_layers):
         p, m = f"layers.{i}.", f"layers.{i}.mixer."
         u = "embed" if i == 0 else f"layers.{i - 1}.out"
+        if precision.folded(i):
+            norm = _layernorm_fold_plan(dims, precision, weights, table, affine, p)
+            in_proj = make_sum(p + "in_proj", (p + "xi", p + "z"), [_code(p + "ln_p", sig[p + "ln_p"]),
+                                                                     _code(p + "fold.k0", wf[p + "fold.k0"])],
+                               size=2 * dims.d_inner)
+            layers.append(_layer_plan(dims, sig, wf, weights, affine, table, i, u, norm, in_proj))
+            continue
         lb = precision.ln_bounds(i)
         f_r = sig[p + "ln_rsqrt"]
         xn = make_sum(p + "ln_xn", (p + "ln_xn",), [(p + "ln_cn", p + "ln_rsqrt", lb["shift"] + f_r.frac_bits,
@@ -298,31 +343,97 @@ def build_plan(dims: ModelDims, tensors: dict[str, np.ndarray], precision: Preci
                                                               sig[p + "ln_xn"]), _code(p + "norm.bias", wf[p + "norm.bias"])], size=dims.d_model),
         )
         check_bits(lb["v_max"], p + "LayerNorm V")
-        layers.append(LayerPlan(
-            i, p, u, norm,
-            in_proj=affine(p + "in_proj", (p + "xi", p + "z"), p + "ln_out", m + "in_proj.weight"),
-            conv=affine(p + "conv", (p + "xc",), p + "xi", m + "conv1d.weight", m + "conv1d.bias"),
-            silu_xc=table(p + "silu_xc", p + "xc", p + "xa", dims.d_inner),
-            x_proj=affine(p + "x_proj", (p + "xr", p + "B", p + "C"), p + "xa", m + "x_proj.weight"),
-            dt_proj=affine(p + "dt_proj", (p + "dt_raw",), p + "xr", m + "dt_proj.weight", m + "dt_proj.bias"),
-            softplus=table(p + "softplus", p + "dt_raw", p + "dt", dims.d_inner),
-            dA=make_sum(p + "dA", (p + "dA",), [_product(m + "A_log", wf[m + "A_log"], p + "dt", sig[p + "dt"])],
-                        size=dims.d_inner * dims.d_state),
-            exp2_decay=table(p + "exp2_decay", p + "dA", p + "Abar", dims.d_inner * dims.d_state),
-            dtx=make_sum(p + "dtx", (p + "dtx",), [_product(p + "dt", sig[p + "dt"], p + "xa", sig[p + "xa"])],
-                         size=dims.d_inner),
-            h=make_sum(p + "h", (p + "h",), [_product(p + "h", sig[p + "h"], p + "Abar", sig[p + "Abar"]),
-                                            _product(p + "dtx", sig[p + "dtx"], p + "B", sig[p + "B"])],
-                       size=dims.d_inner * dims.d_state),
-            y=make_sum(p + "y", (p + "y",), [_product(p + "h", sig[p + "h"], p + "C", sig[p + "C"], dims.d_state),
-                                            _product(m + "D", wf[m + "D"], p + "xa", sig[p + "xa"])], size=dims.d_inner),
-            silu_z=table(p + "silu_z", p + "z", p + "zs", dims.d_inner),
-            gate=make_sum(p + "gate", (p + "gate",), [_product(p + "y", sig[p + "y"], p + "zs", sig[p + "zs"])],
-                          size=dims.d_inner),
-            out=affine(p + "out", (p + "out",), p + "gate", m + "out_proj.weight", extra=[_code(u, sig[u])]),
-        ))
+        in_proj = affine(p + "in_proj", (p + "xi", p + "z"), p + "ln_out", m + "in_proj.weight")
+        layers.append(_layer_plan(dims, sig, wf, weights, affine, table, i, u, norm, in_proj))
     head = _head_plan(dims, sig, wf, weights, luts, affine, table)
     return OpPlan(dims, precision, weights, saturation, luts, embed, tuple(layers), head)
+
+
+def _layer_plan(dims, sig, wf, weights, affine, table, i, u, norm, in_proj) -> LayerPlan:
+    """The block's ops after its LayerNorm and in_proj."""
+    p, m = f"layers.{i}.", f"layers.{i}.mixer."
+    return LayerPlan(
+        i, p, u, norm, in_proj,
+        conv=affine(p + "conv", (p + "xc",), p + "xi", m + "conv1d.weight", m + "conv1d.bias"),
+        silu_xc=table(p + "silu_xc", p + "xc", p + "xa", dims.d_inner),
+        x_proj=affine(p + "x_proj", (p + "xr", p + "B", p + "C"), p + "xa", m + "x_proj.weight"),
+        dt_proj=affine(p + "dt_proj", (p + "dt_raw",), p + "xr", m + "dt_proj.weight", m + "dt_proj.bias"),
+        softplus=table(p + "softplus", p + "dt_raw", p + "dt", dims.d_inner),
+        dA=make_sum(p + "dA", (p + "dA",), [_product(m + "A_log", wf[m + "A_log"], p + "dt", sig[p + "dt"])],
+                    size=dims.d_inner * dims.d_state),
+        exp2_decay=table(p + "exp2_decay", p + "dA", p + "Abar", dims.d_inner * dims.d_state),
+        dtx=make_sum(p + "dtx", (p + "dtx",), [_product(p + "dt", sig[p + "dt"], p + "xa", sig[p + "xa"])],
+                     size=dims.d_inner),
+        h=make_sum(p + "h", (p + "h",), [_product(p + "h", sig[p + "h"], p + "Abar", sig[p + "Abar"]),
+                                        _product(p + "dtx", sig[p + "dtx"], p + "B", sig[p + "B"])],
+                   size=dims.d_inner * dims.d_state),
+        y=make_sum(p + "y", (p + "y",), [_product(p + "h", sig[p + "h"], p + "C", sig[p + "C"], dims.d_state),
+                                        _product(m + "D", wf[m + "D"], p + "xa", sig[p + "xa"])], size=dims.d_inner),
+        silu_z=table(p + "silu_z", p + "z", p + "zs", dims.d_inner),
+        gate=make_sum(p + "gate", (p + "gate",), [_product(p + "y", sig[p + "y"], p + "zs", sig[p + "zs"])],
+                      size=dims.d_inner),
+        out=affine(p + "out", (p + "out",), p + "gate", m + "out_proj.weight", extra=[_code(u, sig[u])]),
+    )
+
+
+def _layernorm_fold_plan(dims, precision, weights, table, affine, p) -> LayerNormFoldPlan:
+    """The folded LayerNorm + in_proj of one layer (LayerNormFoldPlan), with its exact bounds checked."""
+    sig, wf = precision.signals, precision.weights
+    fx = sig["input"]
+    n = dims.n_in
+    pairs = [(k, m) for k in range(n) for m in range(k, n)]
+    # x_k x_l: an exact word with twice x's fraction bits
+    fxx = QFormat(2 * fx.width - 1, 2 * fx.int_bits - 1)
+    xx = make_sum(p + "ln_xx", (p + "ln_xx",), [("input", "input", 2 * fx.frac_bits, mag(fx) ** 2, 1)],
+                  size=len(pairs))
+    v = make_sum(p + "ln_v", (p + "ln_v",), [_product(p + "ln_xx", fxx, p + "fold.Qv", wf[p + "fold.Qv"], len(pairs)),
+                                             _product(p + "fold.q2", wf[p + "fold.q2"], "input", fx, n),
+                                             _code(p + "fold.c0", wf[p + "fold.c0"])], size=1, even=True)
+    v_min = _quadratic_min(weights[p + "fold.Qv"], weights[p + "fold.q2"], int(weights[p + "fold.c0"][0]), pairs,
+                           [t.shift for t in v.terms])
+    if not v_min > 0:
+        raise PlanError(f"{p}LayerNorm fold: V = |c|^2 + d eps can reach {float(v_min):.3g} <= 0 with these formats; "
+                        f"widen weights {p}fold.Qv / fold.q2 / fold.c0")
+    v_lo = math.ceil(v_min)
+    e_min, e_max = (b - 1 - ((b - 1) & 1) for b in (v_lo.bit_length(), v.bound.bit_length()))
+    s = affine(p + "ln_s", (p + "ln_s",), "input", p + "fold.G", p + "fold.g0")
+    fs, fr, fp = sig[p + "ln_s"], sig[p + "ln_rsqrt"], sig[p + "ln_p"]
+    prod = make_sum(p + "ln_p", (p + "ln_p",), [_product(p + "ln_s", fs, p + "ln_rsqrt", fr)], size=2 * dims.d_inner)
+    base = prod.frac - v.frac // 2 - fp.frac_bits  # the rounding shift is base + e/2
+    h_lo = max(e_min // 2, -base)
+    n_max = max(e_max // 2 - h_lo, 0)
+    j = lutmod.shifted_sticky_bits(fp, prod.frac - v.frac // 2 + h_lo)
+    check_bits((prod.bound >> j) + 1 << n_max, p + "ln_p")
+    return LayerNormFoldPlan(p + "norm", "input", xx, v, v_lo, e_max, precision.luts["rsqrt"]["mant_frac"],
+                             table(p + "rsqrt", p + "ln_v", p + "ln_rsqrt", 1), s, prod, h_lo, n_max,
+                             prod.frac - v.frac // 2 + h_lo)
+
+
+def _quadratic_min(qv: np.ndarray, q2: np.ndarray, c0: int, pairs: list[tuple[int, int]], shifts: list[int]):
+    """The least value over real x of V(x) = sum qv_kl x_k x_l << s0 + sum q2_k x_k << s1 + c0 << s2 (exact, as a
+    Fraction), or 0 when V is not positive definite in x (it then has no positive lower bound)."""
+    n = len(q2)
+    a = [[Fraction(0)] * n for _ in range(n)]
+    for (k, m), c in zip(pairs, qv):
+        w = Fraction(int(c) << shifts[0])
+        if k == m:
+            a[k][k] += w
+        else:
+            a[k][m] += w / 2
+            a[m][k] += w / 2
+    b = [Fraction(int(c) << shifts[1]) for c in q2]
+    # min = c - b^T A^-1 b / 4 when A is positive definite: Gaussian elimination, every pivot > 0
+    aug = [row[:] + [b[k]] for k, row in enumerate(a)]
+    for k in range(n):
+        if aug[k][k] <= 0:
+            return Fraction(0)
+        for r in range(k + 1, n):
+            f = aug[r][k] / aug[k][k]
+            aug[r] = [x - f * y for x, y in zip(aug[r], aug[k])]
+    sol = [Fraction(0)] * n  # A y = b
+    for k in reversed(range(n)):
+        sol[k] = (aug[k][n] - sum(aug[k][r] * sol[r] for r in range(k + 1, n))) / aug[k][k]
+    return Fraction(c0 << shifts[2]) - sum(bk * yk for bk, yk in zip(b, sol)) / 4
 
 
 def _head_plan(dims, sig, wf, weights, luts, affine, table) -> HeadPlan:

@@ -12,8 +12,16 @@ the fixed-point golden model (``model.py``), the tables (``lut.py``), the HLS ty
       "weights": {canonical tensor name: QFormat, ...},   # the format of the *folded* tensor (see FOLDS)
       "luts": {family: {"lo", "hi", "step_log2", "table": QFormat[, "mant_frac"]}, ...},   # see lut.py
       "why": {operand: reason, ...},       # required for every multiplier operand wider than 18 bits
-      "notes": [str, ...]
+      "notes": [str, ...],
+      "fold_layernorm": true               # optional (default false): the LayerNorm fold, below
     }
+
+The LayerNorm fold (a deployment option, exact in real arithmetic): layer 0's LayerNorm input is the embed
+u = W_e x + b_e, affine in the 2-D input x, so with c = P x + p (P, p: W_e, b_e minus their means over the d_model
+rows) LayerNorm + in_proj become [xi, z] = (G x + g0) / sqrt(V) + k0 with V = |c|^2 + d eps a quadratic in x
+(G = sqrt(d) W_in diag(gamma) P, g0 = sqrt(d) W_in diag(gamma) p, k0 = W_in beta): about 2 d_inner (n_in + 1)
+products instead of d_model (2 d_inner + 3). Layer 0 then has the signals FOLD_SIGNALS instead of LayerNorm's and
+the tensors FOLD_TENSORS instead of norm.weight, norm.bias and in_proj.weight (:func:`fold_layernorm`).
 
 A QFormat is ``{"width", "int_bits", "signed", "rounding", "overflow"}`` (the last three may be left out:
 signed, AP_RND_CONV, AP_SAT) or the C++ string, e.g. ``"ap_fixed<18,5,AP_RND,AP_SAT>"`` (whose omitted modes
@@ -53,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCHEMA = "venom-fpga-precision/1"
 TOP_KEYS = ("schema", "dims", "max_window_length", "signals", "weights", "luts", "why", "notes")
+OPTIONAL_KEYS = ("fold_layernorm",)
 DSP_OPERAND_BITS = 18
 LN_EPS = 1e-5  # float_model.LN_EPS (nn.LayerNorm's eps); repeated here so this module needs no torch
 LOG2E = 1.0 / math.log(2.0)
@@ -117,28 +126,80 @@ LUT_KEYS = ("lo", "hi", "step_log2", "table")
 MANT_LUTS = ("rsqrt", "recip")  # these also have "mant_frac"
 
 
-def signal_names(dims: ModelDims) -> list[str]:
+# The LayerNorm fold (module docstring): layer FOLD_LAYER's LayerNorm signals and tensors are replaced by these.
+FOLD_LAYER = 0
+LN_SIGNALS = ("ln_rsqrt", "ln_xn", "ln_out")
+FOLD_SIGNALS: dict[str, str] = {
+    "ln_rsqrt": "folded LayerNorm: rsqrt table output on the even-normalised mantissa of V = |c|^2 + d eps, (0.5, 1]",
+    "ln_s": "folded LayerNorm: s = G x + g0 = sqrt(V) (W_in n - k0), the projection before the normalisation",
+    "ln_p": "folded LayerNorm: s rsqrt(V) = W_in n - k0 ([xi, z] before the bias k0)",
+}
+FOLD_OPERANDS = ("ln_rsqrt", "ln_s")
+REPLACED_TENSORS = ("norm.weight", "norm.bias", "mixer.in_proj.weight")
+FOLD_TENSORS: dict[str, str] = {
+    "fold.Qv": "P^T P as the coefficients of the products x_k x_l, k <= l (off-diagonal ones doubled)",
+    "fold.q2": "2 P^T p",
+    "fold.c0": "|p|^2 + d eps",
+    "fold.G": "sqrt(d) W_in diag(gamma) P",
+    "fold.g0": "sqrt(d) W_in diag(gamma) p",
+    "fold.k0": "W_in beta",
+}
+
+
+def _layer_signals(i: int, fold: bool) -> list[str]:
+    if fold and i == FOLD_LAYER:
+        return list(FOLD_SIGNALS) + [s for s in LAYER_SIGNALS if s not in LN_SIGNALS]
+    return list(LAYER_SIGNALS)
+
+
+def signal_names(dims: ModelDims, fold: bool = False) -> list[str]:
+    """The config's signals in datapath order (``fold``: with the LayerNorm fold)."""
     names = list(GLOBAL_SIGNALS)
     for i in range(dims.n_layers):
-        names += [f"layers.{i}.{s}" for s in LAYER_SIGNALS]
+        names += [f"layers.{i}.{s}" for s in _layer_signals(i, fold)]
     return names + list(HEAD_SIGNALS) + list(OUTPUT_SIGNALS)
+
+
+def weight_shapes(dims: ModelDims, fold: bool = False) -> dict[str, tuple[int, ...]]:
+    """The config's weight tensors (canonical names, folded as FOLDS says) and shapes (``fold``: with the
+    LayerNorm fold's tensors instead of layer 0's LayerNorm and in_proj)."""
+    shapes = dims.expected_shapes()
+    if not fold:
+        return shapes
+    p = f"layers.{FOLD_LAYER}."
+    n, di2 = dims.n_in, 2 * dims.d_inner
+    out: dict[str, tuple[int, ...]] = {}
+    for name, shape in shapes.items():
+        if name == p + REPLACED_TENSORS[0]:
+            out.update({p + "fold.Qv": (n * (n + 1) // 2,), p + "fold.q2": (n,), p + "fold.c0": (1,),
+                        p + "fold.G": (di2, n), p + "fold.g0": (di2,), p + "fold.k0": (di2,)})
+        elif name not in [p + t for t in REPLACED_TENSORS]:
+            out[name] = shape
+    return out
 
 
 def signal_doc(name: str) -> str:
     base = name.split(".", 2)[-1] if name.startswith("layers.") else name
+    if base in ("ln_s", "ln_p"):
+        return FOLD_SIGNALS[base]
     return {**GLOBAL_SIGNALS, **LAYER_SIGNALS, **HEAD_SIGNALS, **OUTPUT_SIGNALS}.get(base, "")
 
 
-def operand_signals(dims: ModelDims) -> list[str]:
+def operand_signals(dims: ModelDims, fold: bool = False) -> list[str]:
     names = ["input"]
     for i in range(dims.n_layers):
-        names += [f"layers.{i}.{s}" for s in LAYER_OPERANDS]
+        ops = FOLD_OPERANDS + tuple(s for s in LAYER_OPERANDS if s not in LN_SIGNALS) if fold and i == FOLD_LAYER \
+            else LAYER_OPERANDS
+        names += [f"layers.{i}.{s}" for s in ops]
     return names + list(HEAD_OPERANDS)
 
 
+FOLD_BIASES = ("fold.c0", "fold.g0", "fold.k0")
+
+
 def is_bias(tensor: str) -> bool:
-    """Biases (and LayerNorm's beta) only feed adders."""
-    return tensor.endswith(".bias")
+    """Biases (LayerNorm's beta and the fold's constant terms too) only feed adders."""
+    return tensor.endswith(".bias") or tensor.endswith(FOLD_BIASES)
 
 
 def operand_width(fmt: QFormat) -> int:
@@ -160,7 +221,18 @@ class PrecisionConfig:
     why: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     max_window_length: int = 1023
+    fold_layernorm: bool = False  # the LayerNorm fold of layer 0 (module docstring)
     source: str = "memory"  # where it came from (path, or "default"); not saved
+
+    def signal_names(self) -> list[str]:
+        return signal_names(self.dims, self.fold_layernorm)
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        return weight_shapes(self.dims, self.fold_layernorm)
+
+    def folded(self, layer: int) -> bool:
+        """Whether this layer's LayerNorm is folded into its in_proj."""
+        return self.fold_layernorm and layer == FOLD_LAYER
 
     def __post_init__(self) -> None:
         self.validate()
@@ -201,11 +273,14 @@ class PrecisionConfig:
 
     def operand_widths(self) -> dict[str, int]:
         """Every multiplier operand this config defines (signals, weights, derived LayerNorm operands)."""
-        out = {name: operand_width(self.signals[name]) for name in operand_signals(self.dims)}
+        out = {name: operand_width(self.signals[name]) for name in operand_signals(self.dims, self.fold_layernorm)}
         for name, fmt in self.weights.items():
             if not is_bias(name):
                 out[name] = operand_width(fmt)
         for i in range(self.dims.n_layers):
+            if self.folded(i):  # the products x_k x_l, exact
+                out[f"layers.{i}.ln_xx"] = 2 * operand_width(self.signals["input"])
+                continue
             b = self.ln_bounds(i)
             out[f"layers.{i}.ln_c"] = b["c_bits"]
             out[f"layers.{i}.ln_cn"] = b["cn_bits"]
@@ -225,9 +300,11 @@ class PrecisionConfig:
     # -------------------------------------------------------------- validation
     def validate(self) -> None:
         dims = self.dims
-        want = signal_names(dims)
+        if not isinstance(self.fold_layernorm, bool):
+            raise PrecisionError(f"fold_layernorm must be true or false, found {self.fold_layernorm!r}")
+        want = self.signal_names()
         _exact_keys("signals", self.signals, want)
-        _exact_keys("weights", self.weights, list(dims.expected_shapes()))
+        _exact_keys("weights", self.weights, list(self.weight_shapes()))
         _exact_keys("luts", self.luts, list(LUT_FAMILIES))
         for section in ("signals", "weights"):
             for name, fmt in getattr(self, section).items():
@@ -295,12 +372,12 @@ class PrecisionConfig:
 
     # -------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema": SCHEMA,
             "dims": self.dims.to_dict(),
             "max_window_length": self.max_window_length,
-            "signals": {k: self.signals[k].to_dict() for k in signal_names(self.dims)},
-            "weights": {k: self.weights[k].to_dict() for k in self.dims.expected_shapes()},
+            "signals": {k: self.signals[k].to_dict() for k in self.signal_names()},
+            "weights": {k: self.weights[k].to_dict() for k in self.weight_shapes()},
             "luts": {
                 fam: {k: (v.to_dict() if isinstance(v, QFormat) else v) for k, v in self.luts[fam].items()}
                 for fam in LUT_FAMILIES
@@ -308,6 +385,9 @@ class PrecisionConfig:
             "why": dict(self.why),
             "notes": list(self.notes),
         }
+        if self.fold_layernorm:  # written only when set: unfolded configs keep their form
+            out["fold_layernorm"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "memory") -> PrecisionConfig:
@@ -322,7 +402,7 @@ class PrecisionConfig:
     def _from_dict(cls, data: Any, source: str) -> PrecisionConfig:
         if not isinstance(data, dict):
             raise PrecisionError(f"{source}: a precision config is a JSON object")
-        _exact_keys("top level", data, list(TOP_KEYS))
+        _exact_keys("top level", {k: v for k, v in data.items() if k not in OPTIONAL_KEYS}, list(TOP_KEYS))
         if data["schema"] != SCHEMA:
             raise PrecisionError(f"{source}: schema {data['schema']!r} is not {SCHEMA!r}")
         if not isinstance(data["dims"], dict):
@@ -358,13 +438,14 @@ class PrecisionConfig:
             why=dict(data["why"]),
             notes=list(data["notes"]),
             max_window_length=data["max_window_length"],
+            fold_layernorm=data.get("fold_layernorm", False),
             source=source,
         )
 
     def summary(self) -> str:
         """A human-readable table of every format, for reports."""
         lines = [f"precision config ({self.source}), dims {self.dims.to_dict()}"]
-        for name in signal_names(self.dims):
+        for name in self.signal_names():
             lines.append(f"  {name:22s} {self.signals[name].ctype():42s} {signal_doc(name)}")
         for name, fmt in self.weights.items():
             lines.append(f"  {name:32s} {fmt.ctype()}")
@@ -464,10 +545,13 @@ def precision_for(ckpt: Checkpoint, path: str | os.PathLike | None = None) -> Pr
 
 
 # ------------------------------------------------------------------------------------------------ folding
-def folded_tensors(dims: ModelDims, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The float values the fixed-point datapath quantizes, per canonical name (see FOLDS)."""
-    out = {}
-    for name in dims.expected_shapes():
+def folded_tensors(dims: ModelDims, tensors: dict[str, np.ndarray], fold: bool = False) -> dict[str, np.ndarray]:
+    """The float values the fixed-point datapath quantizes, per canonical name (see FOLDS; ``fold``: with the
+    LayerNorm fold's tensors, FOLD_TENSORS)."""
+    out = _layernorm_fold_tensors(dims, tensors) if fold else {}
+    for name in weight_shapes(dims, fold):
+        if name in out:
+            continue
         t = np.asarray(tensors[name], dtype=np.float64)
         if name.endswith("norm.weight"):
             t = t * math.sqrt(dims.d_model)
@@ -479,6 +563,60 @@ def folded_tensors(dims: ModelDims, tensors: dict[str, np.ndarray]) -> dict[str,
             t = t[:, 0, :]
         out[name] = t
     return out
+
+
+def _layernorm_fold_tensors(dims: ModelDims, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """FOLD_TENSORS from the embed, layer 0's LayerNorm and its in_proj (module docstring)."""
+    f64 = lambda name: np.asarray(tensors[name], dtype=np.float64)  # noqa: E731
+    p, d, n = f"layers.{FOLD_LAYER}.", dims.d_model, dims.n_in
+    w_e, b_e = f64("embed.weight"), f64("embed.bias")
+    big_p = w_e - w_e.mean(axis=0, keepdims=True)  # c = P x + p: the embed minus its mean over the rows
+    small_p = b_e - b_e.mean()
+    q = big_p.T @ big_p
+    w_in = f64(p + "mixer.in_proj.weight")
+    wg = w_in * (f64(p + "norm.weight") * math.sqrt(d))[None, :]
+    return {
+        p + "fold.Qv": np.array([q[k, m] * (1 if k == m else 2) for k in range(n) for m in range(k, n)]),
+        p + "fold.q2": 2 * big_p.T @ small_p,
+        p + "fold.c0": np.array([small_p @ small_p + d * LN_EPS]),
+        p + "fold.G": wg @ big_p,
+        p + "fold.g0": wg @ small_p,
+        p + "fold.k0": w_in @ f64(p + "norm.bias"),
+    }
+
+
+FOLD_WIDTHS = {"fold.c0": 27}  # the constant of V sets its floor (V >= 1 is checked by the op plan)
+FOLD_WHY = {"ln_xx": "the products x_k x_l of the 16-bit input, exact (2 DSP48E2 each against the 18-bit Qv; "
+            "n_in (n_in + 1) / 2 of them per sample)"}
+
+
+def fold_layernorm(cfg: PrecisionConfig, ckpt: Checkpoint | tuple[ModelDims, dict[str, np.ndarray]],
+                   iq: np.ndarray | None = None, margin: float = 2.0) -> PrecisionConfig:
+    """``cfg`` with the LayerNorm fold: layer 0's LayerNorm signals and tensors replaced by FOLD_SIGNALS and
+    FOLD_TENSORS. ln_s and ln_p get 18 bits, their integer bits from the float model's ranges on ``iq`` (else the
+    probe windows) times ``margin``; the fold's tensors 18 bits (FOLD_WIDTHS), integer bits from their values."""
+    if cfg.fold_layernorm:
+        return cfg
+    dims, tensors = ckpt if isinstance(ckpt, tuple) else (ckpt.dims, ckpt.tensors)
+    length = None if isinstance(ckpt, tuple) else ckpt.meta.window_length
+    ranges = float_signal_ranges(dims, tensors, iq if iq is not None else probe_windows(length or PROBE_LENGTH))
+    p = f"layers.{FOLD_LAYER}."
+    signals = {}
+    for name in signal_names(dims, fold=True):
+        if name in (p + "ln_s", p + "ln_p"):
+            signals[name] = QFormat(DEFAULT_WIDTH, int_bits_for(ranges[name], margin=margin),
+                                    rounding=DEFAULT_SIGNAL_ROUNDING)
+        else:
+            signals[name] = cfg.signals[name]
+    values = _layernorm_fold_tensors(dims, tensors)
+    weights = {name: cfg.weights[name] if name in cfg.weights else
+               weight_format(values[name], FOLD_WIDTHS.get(name[len(p):], DEFAULT_WIDTH))
+               for name in weight_shapes(dims, fold=True)}
+    why = {k: v for k, v in cfg.why.items() if k not in (p + "ln_c", p + "ln_cn")}
+    why[p + "ln_xx"] = FOLD_WHY["ln_xx"]
+    notes = list(cfg.notes) + [f"LayerNorm of layer {FOLD_LAYER} folded into its in_proj (fold_layernorm)"]
+    return PrecisionConfig(dims, signals, weights, cfg.luts, why=why, notes=notes,
+                           max_window_length=cfg.max_window_length, fold_layernorm=True, source="memory")
 
 
 # ------------------------------------------------------------------------------------------------ defaults

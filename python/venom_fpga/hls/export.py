@@ -63,8 +63,9 @@ from venom_fpga.fixed import lut as lutmod
 from venom_fpga.files import generated_header, umask
 from venom_fpga.model.checkpoint import Checkpoint, checkpoint_identity, load_checkpoint
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.fixed.op_plan import LayerPlan, Sum
+from venom_fpga.fixed.op_plan import LayerNormFoldPlan, LayerPlan, Sum
 from venom_fpga.fixed.precision import (
+    FOLD_TENSORS,
     FOLDS,
     PROBE_LENGTH,
     PrecisionConfig,
@@ -72,7 +73,6 @@ from venom_fpga.fixed.precision import (
     precision_identity,
     probe_windows,
     signal_doc,
-    signal_names,
 )
 from venom_fpga.fixed.qformat import QFormat
 from venom_fpga.hls.array import ArraySpec
@@ -265,11 +265,15 @@ class _Planner:
         return {"embed": embed, "layers": layers, "head": head}
 
     def plan_layer(self, L: LayerPlan) -> dict[str, Any]:
-        d, f = self.dims, self.f
-        i, p, m = L.index, L.prefix, f"{L.prefix}mixer."
-        P = f"config_{ident(p[:-1])}"
-        ln = L.norm
-        norm = _Struct(P + "_norm", "venom::layernorm_config", f"{p[:-1]}: LayerNorm (exact integer recipe)")
+        P = f"config_{ident(L.prefix[:-1])}"
+        if isinstance(L.norm, LayerNormFoldPlan):
+            return self._plan_mixer(L, P, self.fold_struct(P + "_norm", L), None)
+        return self._plan_mixer(L, P, *self.norm_struct(P + "_norm", L))
+
+    def norm_struct(self, name: str, L: LayerPlan) -> tuple[str, str]:
+        """The layernorm_config and the in_proj dense_config of a layer."""
+        d, p, ln = self.dims, L.prefix, L.norm
+        norm = _Struct(name, "venom::layernorm_config", f"{p[:-1]}: LayerNorm (exact integer recipe)")
         norm.const("n", d.d_model).const("reuse_factor", self.reuse)
         norm.const("eps_code", ln.eps_code, "round(eps d^3 2**(2 F_u)), in V's units")
         norm.const("shift", ln.shift, "S = e_max / 2").const("mant_frac", ln.mant_frac)
@@ -283,7 +287,34 @@ class _Planner:
         norm.type("accum_t", self.accum(ln.affine), "gamma' xn + beta, exact")
         norm.type("rsqrt_config", self.lut_struct(ln.rsqrt.name))
         self.structs.append(norm)
-        in_proj = self.dense_struct(P + "_in_proj", L.in_proj, f"{p}in_proj: [xi, z] = W_in n (no bias)")
+        in_proj = self.dense_struct(name[:-len("_norm")] + "_in_proj", L.in_proj, f"{p}in_proj: [xi, z] = W_in n "
+                                    "(no bias)")
+        return norm.name, in_proj
+
+    def fold_struct(self, name: str, L: LayerPlan) -> str:
+        """The layernorm_fold_config of a folded layer (op_plan.LayerNormFoldPlan)."""
+        d, p, ln = self.dims, L.prefix, L.norm
+        s = _Struct(name, "venom::layernorm_fold_config", f"{p[:-1]}: LayerNorm + in_proj folded, from the input x")
+        s.const("n_in", d.n_in).const("d_inner", d.d_inner).const("reuse_factor", self.reuse)
+        s.const("xx_bits", ln.xx.acc_bits + 1, "x_k x_l")
+        s.const("v_bits", ln.v.acc_bits, "V and its partial sums")
+        for key, t in zip(("s_xx", "s_x", "s_c"), ln.v.terms):
+            s.const(key, t.shift)
+        s.const("mant_frac", ln.mant_frac).const("h_lo", ln.h_lo).const("n_max", ln.n_max, "p's shift: frac + n")
+        for key in ("Qv", "q2", "c0", "k0"):
+            s.type(f"{key}_t", type_name(f"{p}fold.{key}"), FOLD_TENSORS[f"fold.{key}"])
+        s.type("rsqrt_t", type_name(p + "ln_rsqrt")).type("s_t", type_name(p + "ln_s"))
+        s.type("p_t", type_name(p + "ln_p"))
+        s.type("p_accum_t", accum_ctype(ln.p.bound << ln.n_max, ln.frac + ln.n_max, [self.f[p + "ln_p"].frac_bits]),
+               "s rs with n_max spare fraction bits, exact")
+        s.type("in_accum_t", self.accum(L.in_proj), "p + k0, exact")
+        s.type("s_config", self.dense_struct(name + "_s", ln.s, f"{p}ln_s = G x + g0"))
+        s.type("rsqrt_config", self.lut_struct(ln.rsqrt.name))
+        self.structs.append(s)
+        return s.name
+
+    def _plan_mixer(self, L: LayerPlan, P: str, norm: str, in_proj: str | None) -> dict[str, Any]:
+        d, i, p, m = self.dims, L.index, L.prefix, f"{L.prefix}mixer."
         conv = _Struct(P + "_conv", "venom::conv1d_config", f"{p[:-1]}: causal depthwise conv")
         conv.const("n_chan", d.d_inner).const("d_conv", d.d_conv).const("hist_len", max(d.d_conv - 1, 1))
         conv.const("reuse_factor", self.reuse)
@@ -308,10 +339,13 @@ class _Planner:
         mixer = _Struct(P, "venom::mixer_config", f"{p}: pre-norm residual Mamba block")
         mixer.const("d_model", d.d_model).const("d_inner", d.d_inner).const("d_state", d.d_state)
         mixer.const("dt_rank", d.dt_rank).const("reuse_factor", self.reuse)
-        for sig in ("ln_out", "xi", "z", "xc", "xr", "dt_raw", "zs", "gate"):
+        for sig in (() if in_proj is None else ("ln_out",)) + ("xi", "z", "xc", "xr", "dt_raw", "zs", "gate"):
             mixer.type(f"{sig}_t", type_name(p + sig))
         mixer.type("gate_accum_t", self.accum(L.gate), "y SiLU(z), exact")
-        mixer.type("norm_config", norm.name).type("in_proj_config", in_proj).type("conv_config", conv.name)
+        mixer.type("norm_config", norm)
+        if in_proj is not None:
+            mixer.type("in_proj_config", in_proj)
+        mixer.type("conv_config", conv.name)
         mixer.type("x_proj_config", x_proj).type("dt_proj_config", dt_proj).type("scan_config", scan.name)
         mixer.type("out_proj_config", out_proj)
         mixer.type("silu_xc_config", self.lut_struct(L.silu_xc.name))
@@ -320,7 +354,8 @@ class _Planner:
         self.structs.append(mixer)
         u_type = "embed_t" if i == 0 else type_name(L.residual)
         return {"i": i, "config": P, "member": ident(p[:-1]), "prefix": ident(p), "in_type": u_type,
-                "out_type": type_name(p + "out"), "in_var": f"u{i}", "out_var": f"u{i + 1}"}
+                "out_type": type_name(p + "out"), "in_var": f"u{i}", "out_var": f"u{i + 1}",
+                "folded": in_proj is None}
 
     def plan_head(self) -> dict[str, Any]:
         d, f, hp = self.dims, self.f, self.plan.head
@@ -420,11 +455,11 @@ def _array_rows(codes: np.ndarray, frac: int, per_line: int = 8) -> tuple[str, l
 
 def _weights(inp: ExportInputs) -> list[dict[str, Any]]:
     out = []
-    for name in inp.ckpt.dims.expected_shapes():
+    for name in inp.precision.weight_shapes():
         fmt = inp.precision.weights[name]
         codes = inp.model.quantized_weights[name]
         dims, rows = _array_rows(codes, fmt.frac_bits)
-        fold = next((doc for key, doc in FOLDS.items() if name.endswith(key)), "")
+        fold = next((doc for key, doc in {**FOLDS, **FOLD_TENSORS}.items() if name.endswith(key)), "")
         if name.endswith("conv1d.weight"):
             fold = "(d_inner, d_conv): the middle axis of (d_inner, 1, d_conv) dropped"
         out.append({"name": name, "ident": ident(name), "type": type_name(name), "ctype": fmt.ctype(),
@@ -523,7 +558,7 @@ def context(inp: ExportInputs, spec: ArraySpec, out_dir: Path | None = None) -> 
         ("RECORD_FIELD_BITS", RECORD_FIELD_BITS, "a record's mu and log_var fields (codes sign-extended)"),
     ]
     signals = [{"name": n, "type": type_name(n), "ctype": sig[n].ctype(), "doc": signal_doc(n)}
-               for n in signal_names(d)]
+               for n in inp.precision.signal_names()]
     ckpt_meta = inp.ckpt.meta
     return {
         "header": inp.header,

@@ -122,6 +122,11 @@ class Block(nn.Module):
             xn = c / torch.sqrt((c * c).mean(-1, keepdim=True) + LN_EPS) / math.sqrt(u.shape[-1])
             probe(prefix + "ln_xn", xn)
             probe(prefix + "ln_out", n)
+            # the LayerNorm fold's signals: ln_p = W_in n - W_in beta, ln_s = ln_p sqrt(V), V = d (var + eps)
+            w_in = self.mixer.in_proj.weight
+            ln_p = n @ w_in.T - self.norm.bias @ w_in.T
+            probe(prefix + "ln_p", ln_p)
+            probe(prefix + "ln_s", ln_p * torch.sqrt(((c * c).sum(-1, keepdim=True) + u.shape[-1] * LN_EPS)))
         out, h, conv_state = self.mixer.step(n, h, conv_state, probe, prefix)
         probe(prefix + "out", u + out)
         return u + out, h, conv_state

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.fixed.op_plan import Sum, Table
+from venom_fpga.fixed.op_plan import LayerNormFoldPlan, Sum, Table
 from venom_fpga.fixed.lut import KINDS, Lut
 from venom_fpga.fixed.qformat import QFormat
 
@@ -249,6 +249,10 @@ class _Compiler:
         self.u = A("u", dm)
         self.c_ln, self.ln_m, self.ln_e, self.ln_rs = A("ln_c", dm), A("ln_m", 1), A("ln_e", 1), A("ln_rsqrt", 1)
         self.xn, self.ln_out = A("ln_xn", dm), A("ln_out", dm)
+        if any(isinstance(L.norm, LayerNormFoldPlan) for L in plan.layers):  # the LayerNorm fold's words
+            n = d.n_in
+            self.ln_xx = [A(f"ln_xx{k}", n - k) for k in range(n)]  # x_k x_l, l >= k: one array per k (bank 0)
+            self.ln_s, self.ln_p = A("ln_s", 2 * d.d_inner), A("ln_p", 2 * d.d_inner)
         self.di_p = A.pad(di)  # conv history row stride
         # state-update arrays over (d, n): lanes over the longer axis, which is contiguous (writes land in bank
         # j2 mod LANES); tr: i1 = n, j2 = d
@@ -349,16 +353,64 @@ class _Compiler:
             Seg(k=1, a_one=True, b_w=True, w=_elem(self.qw[b_t.a]), shift=b_t.shift)])
         return ln_out
 
-    def mixer(self, L, ln_out: int) -> None:
-        """in_proj, conv, SiLU, selective parameters, state update, gate, out_proj + residual (into u)."""
+    def layernorm_fold(self, L) -> int:
+        """The folded LayerNorm (op_plan.LayerNormFoldPlan): xx = x_k x_l ; V = Qv . xx + q2 . x + c0 ; (M, n) ;
+        rsqrt ; ln_s = G x + g0 ; ln_p = q(ln_s rs >> (frac + n)). Returns the address of ln_p."""
+        f, p, ln, qw, x = self.f, L.prefix, L.norm, self.qw, self.x_in
+        n = self.d.n_in
+        xx_bits = 2 * f["input"].width  # (-2**(w-1))**2 needs 2w signed bits
+        for k, xx in enumerate(self.ln_xx):
+            self.wide(f"{p}ln_xx{k}", 1, n - k, (xx, 0, 1), [Seg(k=1, a=(x + k, 0, 0, 0), b=(x + k, 0, 1, 0))],
+                      xx_bits)
+        s_xx, s_x, s_c = (t.shift for t in ln.v.terms)
+        qv, off = qw[p + "fold.Qv"], 0
+        v_segs = []
+        for k, xx in enumerate(self.ln_xx):
+            v_segs.append(Seg(k=n - k, a=(xx, 0, 0, 1), b_w=True, w=lambda i1, j2, kk, o=off: int(qv[o + kk]),
+                              shift=s_xx))
+            off += n - k
+        q2 = qw[p + "fold.q2"]
+        v_segs += [Seg(k=n, a=(x, 0, 0, 1), b_w=True, w=lambda i1, j2, kk: int(q2[kk]), shift=s_x),
+                   Seg(k=1, a_one=True, b_w=True, w=_const(int(qw[p + "fold.c0"][0])), shift=s_c)]
+        self.wide(p + "ln_m", 1, 1, (self.ln_m, 0, 0), v_segs, 32, wb="norm_m",
+                  norm={"mant_frac": ln.mant_frac, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0})
+        self.wide(p + "ln_e", 1, 1, (self.ln_e, 0, 0), v_segs, 32, wb="norm_n",
+                  norm={"mant_frac": ln.mant_frac, "even": 1, "halve": 1, "off": -ln.h_lo, "lo": 0,
+                        "hi": ln.n_max, "add": 0})
+        self.lut_op(ln.rsqrt, self.ln_m, self.ln_rs, 1, 1, s2=0, d2=0)
+        self.matvec(ln.s, p + "ln_s", x, self.ln_s)
+        fp = f[p + "ln_p"]
+        self.ins.append(Instr(p + "ln_p", "mac", 1, 2 * self.d.d_inner, (self.ln_p, 0, 1), [
+            Seg(k=1, a=(self.ln_s, 0, 1, 0), b=(self.ln_rs, 0, 0, 0)),
+            Seg(vf=True, b=(self.ln_e, 0, 0, 0))]).set_fmt(fp, 0))
+        self.ins[-1].rshift = ln.frac - fp.frac_bits  # + n from the vf segment
+        return self.ln_p
+
+    def in_proj(self, L, src: int) -> None:
+        """in_proj -> xi (into the newest conv slot) and z: W_in ln_out, or folded ln_p + k0."""
+        p, d, di = L.prefix, self.d, self.d.d_inner
+        dests = ((p + "xi", self.conv[L.index] + (d.d_conv - 1) * self.di_p, 0), (p + "z", self.z, di))
+        if not isinstance(L.norm, LayerNormFoldPlan):
+            for name, dest, row0 in dests:
+                self.matvec(L.in_proj, name, src, dest, rows=(row0, di))
+            return
+        p_t, k_t = L.in_proj.terms
+        k0 = self.qw[k_t.a]
+        for name, dest, row0 in dests:
+            self.ins.append(Instr(name, "mac", 1, di, (dest, 0, 1), [
+                Seg(k=1, a=(src + row0, 0, 1, 0), b_w=True, w=_const(1), shift=p_t.shift),
+                Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k, r=row0: int(k0[r + j2]), shift=k_t.shift)])
+                .set_fmt(self.f[name], L.in_proj.frac))
+
+    def mixer(self, L, src: int) -> None:
+        """in_proj (from ln_out, or the fold's ln_p), conv, SiLU, selective parameters, state update, gate,
+        out_proj + residual (into u)."""
         f, qw, d, p, i = self.f, self.qw, self.d, L.prefix, L.index
         dm, di, ns, dc, r = d.d_model, d.d_inner, d.d_state, d.d_conv, d.dt_rank
         z, xc, xa, xr, bm, cm, dt = self.z, self.xc, self.xa, self.xr, self.bm, self.cm, self.dt
         da, abar, dtx, y, zs, gate = self.da, self.abar, self.dtx, self.y, self.zs, self.gate
         conv, h, di_p = self.conv[i], self.h[i], self.di_p
-        # in_proj -> xi (into the newest conv slot) and z
-        self.matvec(L.in_proj, p + "xi", ln_out, conv + (dc - 1) * di_p, rows=(0, di))
-        self.matvec(L.in_proj, p + "z", ln_out, z, rows=(di, di))
+        self.in_proj(L, src)
         w_t, b_t = L.conv.terms
         wc = qw[w_t.a]
         self.mac(L.conv, 1, di, (xc, 0, 1), [
@@ -473,7 +525,7 @@ def compile_model(fm: FixedModel, lanes: int) -> Program:
     entry["step"] = len(c.ins)
     c.matvec(c.plan.embed, "embed", c.x_in, c.u)
     for L in c.plan.layers:
-        c.mixer(L, c.layernorm(L))
+        c.mixer(L, c.layernorm_fold(L) if isinstance(L.norm, LayerNormFoldPlan) else c.layernorm(L))
     c.softmax_step()
     entry["finish"] = len(c.ins)
     c.finish()
