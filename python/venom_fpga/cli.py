@@ -212,15 +212,50 @@ def cmd_windows(args: argparse.Namespace) -> None:
     print(f"{windows.iq.shape[0]} windows of {windows.iq.shape[1]} samples -> {args.out}")
 
 
+QAT_SETTINGS = ("epochs", "lr", "batch_size", "seed", "val_fraction", "max_pulses", "threads")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from venom_fpga.model.train import TrainConfig, train
 
     _check_outputs(args, ("--out", args.out))
     fields = TrainConfig.__dataclass_fields__
+    if args.qat is not None or args.init is not None:
+        return _cmd_qat(args, fields)
     cfg = TrainConfig(**{k: getattr(args, k) for k in fields if getattr(args, k, None) is not None})
     result = train(args.data, args.out, cfg, progress=not args.quiet, command=" ".join(["venom-fpga", *sys.argv[1:]]))
     # KDE R is unreliable on the few hold-out pulses per line; `evaluate` measures it on line data.
     print(f"wrote {result.path} in {result.seconds:.0f} s: hold-out mean R_gauss {result.mean_R_gauss:.2f}")
+
+
+def _cmd_qat(args: argparse.Namespace, fields) -> None:
+    """train --qat PRECISION --init CKPT: quantization-aware fine-tuning (venom_fpga.model.qat)."""
+    from venom_fpga.fixed.precision import load_precision
+    from venom_fpga.model.qat import finetune
+
+    if args.qat is None or args.init is None:
+        raise VenomError("--qat and --init go together: the precision config to fine-tune for, and the checkpoint "
+                         "to start from")
+    other = [k for k in fields if k not in QAT_SETTINGS and getattr(args, k, None) is not None]
+    if other:
+        raise VenomError(f"--{other[0].replace('_', '-')}: with --qat the model and its preprocessing come from "
+                         f"--init (settings: {', '.join('--' + k.replace('_', '-') for k in QAT_SETTINGS)})")
+    ckpt = load_checkpoint(args.init)
+    cfg = load_precision(args.qat)
+    opts = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "seed", "val_fraction", "max_pulses")
+            if getattr(args, k, None) is not None}
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    r = finetune(ckpt, cfg, args.data, args.out, progress=not args.quiet,
+                 command=" ".join(["venom-fpga", *sys.argv[1:]]), **opts)
+    m = r.comparison["mean"]
+    ci = m.get("delta_pct_ci")
+    print(f"wrote {r.path} in {r.seconds:.0f} s: fixed point under {Path(args.qat).name} on the hold-out split, "
+          f"max |E_fixed - E_float| {r.max_abs_dE_start_meV:.3f} -> {r.max_abs_dE_qat_meV:.3f} meV, paired mean R "
+          f"{m['R_reference']:.2f} -> {m['R_other']:.2f} ({m['delta_pct']:+.2f} %"
+          + (f", 95 % CI [{ci[0]:+.2f}, {ci[1]:+.2f}] %)" if ci else ")"))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -268,7 +303,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_precision_search(args: argparse.Namespace) -> None:
     from venom_fpga.fixed import precision_search as ps
-    from venom_fpga.fixed.precision import precision_for, save_precision
+    from venom_fpga.fixed.precision import fold_layernorm, precision_for, save_precision
 
     report = _or(args.report, _reports() / "precision_search.json")
     plot = _or(args.plot, _reports() / "precision_search.png")
@@ -277,6 +312,8 @@ def cmd_precision_search(args: argparse.Namespace) -> None:
     iq = _load_windows(args.iq, ckpt)
     held = _load_windows(args.holdout, ckpt) if args.holdout else None
     cfg = precision_for(ckpt, args.precision)
+    if args.fold_layernorm:
+        cfg = fold_layernorm(cfg, ckpt, iq)
     result = ps.search(ckpt, cfg, iq, budget_mev=args.budget, headroom=args.headroom,
                        progress=None if args.quiet else _print_now)
     rep = ps.report(ckpt, result, iq, held)
@@ -577,6 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a VENOM-format data directory (CPU)")
     p.add_argument("--data", required=True, help="VENOM-format data directory")
     p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--qat", help="quantization-aware fine-tuning for this precision config (.json), from --init "
+                                 "(defaults then: 3 epochs, lr 3e-4)")
+    p.add_argument("--init", help="the float checkpoint --qat starts from")
     for name, spec in TrainConfig.__dataclass_fields__.items():
         kind = int if spec.type in ("int", "int | None") else float
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"default {spec.default}")
@@ -620,6 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headroom", type=_in_range(float, 0.01, 1.0), default=0.4,
                    help="share of the budget the search may spend on its windows (default 0.4: a maximum over a "
                         "thousand windows is a tail statistic, fresh windows go further)")
+    p.add_argument("--fold-layernorm", action="store_true",
+                   help="start from the config with layer 0's LayerNorm folded into its in_proj (far fewer products; "
+                        "the new signals' ranges from --iq)")
     p.add_argument("--out", required=True, help="precision config to write (.json)")
     p.add_argument("--report", help="JSON report (default build/reports/precision_search.json)")
     p.add_argument("--plot", help="cost vs max |dE| plot (default build/reports/precision_search.png)")

@@ -25,7 +25,7 @@ import numpy as np
 
 from venom_fpga.errors import VenomError
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.fixed.precision import PrecisionConfig, signal_names
+from venom_fpga.fixed.precision import PrecisionConfig
 from venom_fpga.fixed.qformat import QFormat
 
 FIXED_SIGNALS = ("input", "mu", "log_var")  # the interface formats stay
@@ -105,7 +105,7 @@ def search(ckpt, cfg: PrecisionConfig, iq: np.ndarray, budget_mev: float = DEFAU
         raise SearchError(f"the starting config is already beyond the budget: max |dE| {start_err} meV > "
                           f"{budget_mev} meV")
     start_cost = array_cost(FixedModel(ckpt, cfg), length)
-    names = [("signals", n) for n in signal_names(cfg.dims) if n not in FIXED_SIGNALS] + \
+    names = [("signals", n) for n in cfg.signal_names() if n not in FIXED_SIGNALS] + \
             [("weights", n) for n in cfg.weights]
     result = SearchResult(cfg, start_err, start_cost, start_err, start_cost, cfg)
     for k, (kind, name) in enumerate(names):

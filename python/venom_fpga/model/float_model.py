@@ -8,6 +8,10 @@ Two execution modes that must agree:
 - recurrent (``step``): one sample at a time with explicit ``(h, conv_state)`` per layer and an online
   softmax for the attention pooling, O(1) state per window; this is what the hardware computes.
 
+The parallel mode takes an optional ``quant(name, value) -> value`` applied to every signal it forms, under the
+fixed-point model's names (identity by default; quantization-aware fine-tuning, :mod:`venom_fpga.model.qat`, passes
+fake quantizers). The recurrent mode's ``probe(name, value)`` only looks (profiling ranges).
+
 Module names follow the canonical checkpoint layout, so ``load_state_dict`` takes a loaded checkpoint
 directly.
 """
@@ -29,10 +33,15 @@ LN_EPS = 1e-5
 LOG2E = 1.0 / math.log(2.0)
 
 Probe = Callable[[str, torch.Tensor], None]
+Quant = Callable[[str, torch.Tensor], torch.Tensor]
 
 
 def _no_probe(name: str, value: torch.Tensor) -> None:
     pass
+
+
+def _no_quant(name: str, value: torch.Tensor) -> torch.Tensor:
+    return value
 
 
 class Mixer(nn.Module):
@@ -55,27 +64,29 @@ class Mixer(nn.Module):
         self.D = nn.Parameter(torch.ones(di))
         self.out_proj = nn.Linear(di, dims.d_model, bias=False)
 
-    def _selective(self, xa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _selective(self, xa: torch.Tensor, q: Callable[[str, torch.Tensor], torch.Tensor]
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """xa (..., d_inner) -> dt (..., d_inner), B and C (..., d_state)."""
         r, n = self.dims.dt_rank, self.dims.d_state
         rbc = self.x_proj(xa)
-        dt = F.softplus(self.dt_proj(rbc[..., :r]))
-        return dt, rbc[..., r : r + n], rbc[..., r + n :]
+        dt = q("dt", F.softplus(q("dt_raw", self.dt_proj(q("xr", rbc[..., :r])))))
+        return dt, q("B", rbc[..., r : r + n]), q("C", rbc[..., r + n :])
 
-    def forward(self, n: torch.Tensor) -> torch.Tensor:
+    def forward(self, n: torch.Tensor, quant: Quant = _no_quant, prefix: str = "") -> torch.Tensor:
         """Parallel mode: n (B, L, d_model) -> block output (B, L, d_model)."""
         di, length = self.dims.d_inner, n.shape[1]
+        q = lambda name, v: quant(prefix + name, v)  # noqa: E731
         xz = self.in_proj(n)
-        xi, z = xz[..., :di], xz[..., di:]
-        xa = F.silu(self.conv1d(xi.transpose(1, 2))[..., :length].transpose(1, 2))
-        dt, b, c = self._selective(xa)
+        xi, z = q("xi", xz[..., :di]), q("z", xz[..., di:])
+        xa = q("xa", F.silu(q("xc", self.conv1d(xi.transpose(1, 2))[..., :length].transpose(1, 2))))
+        dt, b, c = self._selective(xa, q)
         A = -torch.exp(self.A_log.to(torch.float64))
         dt64 = dt.to(torch.float64)
         decay = torch.exp(dt64[..., None] * A)  # (B, L, d_inner, d_state)
         drive = (dt64 * xa.to(torch.float64))[..., None] * b.to(torch.float64)[..., None, :]
         h = associative_scan(decay, drive)
-        y = torch.einsum("bldn,bln->bld", h, c.to(torch.float64)).to(xa.dtype) + self.D * xa
-        return self.out_proj(y * F.silu(z))
+        y = q("y", torch.einsum("bldn,bln->bld", h, c.to(torch.float64)).to(xa.dtype) + self.D * xa)
+        return self.out_proj(q("gate", y * q("zs", F.silu(z))))
 
     def step(self, n: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor, probe: Probe = _no_probe,
              prefix: str = ""):
@@ -111,8 +122,8 @@ class Block(nn.Module):
         self.norm = nn.LayerNorm(dims.d_model, eps=LN_EPS)
         self.mixer = Mixer(dims)
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return u + self.mixer(self.norm(u))
+    def forward(self, u: torch.Tensor, quant: Quant = _no_quant, prefix: str = "") -> torch.Tensor:
+        return quant(prefix + "out", u + self.mixer(quant(prefix + "ln_out", self.norm(u)), quant, prefix))
 
     def step(self, u: torch.Tensor, h: torch.Tensor, conv_state: torch.Tensor, probe: Probe = _no_probe,
              prefix: str = ""):
@@ -143,9 +154,15 @@ class Head(nn.Module):
             nn.Linear(dims.d_model, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, dims.n_out)
         )
 
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.attn(f), dim=1)  # over time, per channel
-        return self.mlp((weights * f).sum(dim=1))
+    def forward(self, f: torch.Tensor, quant: Quant = _no_quant) -> torch.Tensor:
+        score = self.attn(f)
+        if quant is not _no_quant:  # the fixed datapath's scores are in log2 units
+            score = quant("head.score", score * LOG2E) / LOG2E
+        v = quant("head.pooled", (torch.softmax(score, dim=1) * f).sum(dim=1))  # over time, per channel
+        for name, layer in zip(("head.mlp0", "head.gelu0", "head.mlp2", "head.gelu2"), self.mlp):
+            v = quant(name, layer(v))
+        out = self.mlp[-1](v)
+        return torch.stack([quant("mu", out[..., 0]), quant("log_var", out[..., 1])], dim=-1)
 
 
 @dataclass
@@ -193,15 +210,15 @@ class VenomModel(nn.Module):
         model.load_state_dict({k: torch.as_tensor(v, dtype=dtype) for k, v in tensors.items()}, strict=True)
         return model.eval()
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        u = self.embed(x)
-        for layer in self.layers:
-            u = layer(u)
+    def features(self, x: torch.Tensor, quant: Quant = _no_quant) -> torch.Tensor:
+        u = quant("embed", self.embed(quant("input", x)))
+        for i, layer in enumerate(self.layers):
+            u = layer(u, quant, f"layers.{i}.")
         return u
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Parallel mode: x (B, L, 2) -> (B, 2) = (mu, log_var)."""
-        return self.head(self.features(x))
+    def forward(self, x: torch.Tensor, quant: Quant = _no_quant) -> torch.Tensor:
+        """Parallel mode: x (B, L, 2) -> (B, 2) = (mu, log_var); ``quant`` sees (and may replace) every signal."""
+        return self.head(self.features(x, quant), quant)
 
     # --- recurrent mode ---
 

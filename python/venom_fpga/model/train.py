@@ -14,6 +14,7 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,13 +103,50 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+def subsample(raw: RawDataset, max_pulses: int | None, seed: int) -> RawDataset:
+    """At most ``max_pulses`` pulses of a data set, drawn with ``seed`` (quick runs)."""
+    if max_pulses is None or raw.n_pulses <= max_pulses:
+        return raw
+    keep = np.sort(np.random.default_rng(seed).choice(raw.n_pulses, max_pulses, replace=False))
+    return dataclasses.replace(raw, i=raw.i[keep], q=raw.q[keep], line_index=raw.line_index[keep],
+                               energy_ev=raw.energy_ev[keep])
+
+
 def training_windows(raw: RawDataset, cfg: TrainConfig) -> Windows:
-    if cfg.max_pulses is not None and raw.n_pulses > cfg.max_pulses:
-        keep = np.sort(np.random.default_rng(cfg.seed).choice(raw.n_pulses, cfg.max_pulses, replace=False))
-        raw = dataclasses.replace(
-            raw, i=raw.i[keep], q=raw.q[keep], line_index=raw.line_index[keep], energy_ev=raw.energy_ev[keep]
-        )
-    return make_windows(raw, decimation=cfg.decimation, n_tau=cfg.n_tau)
+    return make_windows(subsample(raw, cfg.max_pulses, cfg.seed), decimation=cfg.decimation, n_tau=cfg.n_tau)
+
+
+def fit(model: VenomModel, train_iq: torch.Tensor, target: torch.Tensor, *, epochs: int, lr: float,
+        weight_decay: float, warmup_epochs: int, batch_size: int, seed: int, progress: bool, desc: str = "training",
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    """The recipe's loop: Gaussian NLL, AdamW, warm-up then cosine decay, gradients clipped at 1; ``forward``
+    (default: the model) maps a batch of windows to (mu, log_var)."""
+    forward = forward or model
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    n = train_iq.shape[0]
+    steps_per_epoch = math.ceil(n / batch_size)
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup_epochs * steps_per_epoch, total))
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        losses = []
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            loss = gaussian_nll(forward(train_iq[idx]), target[idx])
+            if not math.isfinite(loss.item()):  # stop at once: every later step is NaN too
+                raise TrainError(f"{desc} diverged in epoch {epoch + 1} (loss {loss.item()}); lower the learning "
+                                 f"rate (lr {lr:g})")
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        bar.set_postfix(nll=f"{np.mean(losses):.3f}")
+    model.eval()
 
 
 def evaluate_float(model: VenomModel, iq: np.ndarray, energy_scale: float, energy_offset: float) -> np.ndarray:
@@ -144,34 +182,9 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, progress: boo
     target = torch.as_tensor(((energy[~val] - energy_offset) / energy_scale).astype(np.float32))
 
     model = VenomModel(cfg.dims())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = train_iq.shape[0]
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, cfg.warmup_epochs * steps_per_epoch, total)
-    )
-    gen = torch.Generator().manual_seed(cfg.seed)
-    bar = tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=not progress)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        losses = []
-        for s in range(0, n, cfg.batch_size):
-            idx = order[s : s + cfg.batch_size]
-            loss = gaussian_nll(model(train_iq[idx]), target[idx])
-            if not math.isfinite(loss.item()):  # stop at once: every later step is NaN too
-                raise TrainError(f"training diverged in epoch {epoch + 1} (loss {loss.item()}); lower the learning "
-                                 f"rate (lr {cfg.lr:g})")
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        bar.set_postfix(nll=f"{np.mean(losses):.3f}")
-
-    model.eval()
+    fit(model, train_iq, target, epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        warmup_epochs=cfg.warmup_epochs, batch_size=cfg.batch_size, seed=cfg.seed, progress=progress)
     pred = evaluate_float(model, windows.iq[val], energy_scale, energy_offset)
     lines = per_line(pred, energy[val], windows.line_index[val], windows.wavelengths_nm)
     result_R = {"mean_R_kde": mean_R(lines, "R_kde"), "mean_R_gauss": mean_R(lines, "R_gauss")}
