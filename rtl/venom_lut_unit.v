@@ -30,6 +30,9 @@ module venom_lut_unit #(
     parameter TA_W = (DEPTH > 1) ? $clog2(DEPTH) : 1,
     // interpolation fraction width (>= the largest table shift s): one (TW+1) x R_W multiplier
     parameter R_W = 16,
+    // 1: the slope x fraction product as R_W shifted copies of the slope, selected by the fraction's bits and summed
+    // in fabric (LUT adders; for a narrow R_W), 0: a multiplier (DSP48E2)
+    parameter FABRIC = 0,
     // $readmemh file of the concatenated tables
     parameter INIT_FILE = ""
 ) (
@@ -134,11 +137,25 @@ venom_rom #(
 
 wire signed [ACC_W-1:0] t0 = {{(ACC_W-TW){t0_q[TW-1]}}, t0_q};
 wire signed [TW:0] dlt = {t1_q[TW-1], t1_q} - {t0_q[TW-1], t0_q};
-wire signed [R_W:0] r_n = {1'b0, r2};
+reg signed [TW+R_W+1:0] slope;
+generate if (FABRIC != 0) begin : g_slope_fabric
+    // r is unsigned: dlt r = sum_i r[i] (dlt << i), no negative top term (each term masked by its bit: the AND
+    // folds into the adder's LUTs, where a conditional add becomes an adder and a multiplexer)
+    wire signed [TW+R_W+1:0] dlt_x = {{(R_W+1){dlt[TW]}}, dlt};
+    integer i;
+    always @* begin
+        slope = {(TW+R_W+2){1'b0}};
+        for (i = 0; i < R_W; i = i + 1)
+            slope = slope + ((dlt_x <<< i) & {(TW+R_W+2){r2[i]}});
+    end
+end else begin : g_slope_dsp
+    wire signed [R_W:0] r_n = {1'b0, r2};
+    always @* slope = dlt * r_n;
+end endgenerate
 reg signed [TW+R_W+1:0] slope3;
 reg signed [ACC_W-1:0] t0s3;
 always @(posedge clk) if (en2) begin
-    slope3 <= dlt * r_n;
+    slope3 <= slope;
     t0s3 <= t0 <<< s2;
     {kind3, xp3, rsh3, shr3, shv3} <= {kind2, xp2, rsh2, shr2, shv2};
 end

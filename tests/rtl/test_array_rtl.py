@@ -2,11 +2,15 @@
 """The array RTL (generated venom_array, DESIGN.md §3.1) against the array model and the fixed-point model: Poisson
 photons on several channels below and above capacity, a slow consumer, a busy head, a reset in mid-stream; every
 record's values, tag and clock, and every channel's drop count, equal. Fold 1 with a head per clock, and fold 2 with
-a folded head behind a one-window queue. A non-published-dims model (TINY) keeps the builds short."""
+a folded head behind a one-window queue. A non-published-dims model (TINY) keeps the builds short. Products of every
+kind are in both: DSP48E2 multipliers, and in fabric constant weights (CSD digits), variable factors (flags; at fold 2
+weights narrowed to 3 and 4 bits, phase-selected) and table slopes."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import re
 import subprocess
 
 import numpy as np
@@ -14,6 +18,8 @@ import pytest
 from model_zoo import TINY, random_tensors
 
 from venom_fpga.fixed.model import FixedModel
+from venom_fpga.fixed.precision import default_precision, fold_layernorm
+from venom_fpga.rtl.isa import compile_model
 from venom_fpga.paths import RTL_DIR
 from venom_fpga.rtl import array, array_sim
 from venom_fpga.rtl.array_model import Window
@@ -24,11 +30,32 @@ PERIOD_S = 1e-6  # 1 MHz model rate
 
 
 CONFIGS = {"f1": {"fold": 1}, "f2-head8": {"fold": 2, "head_fold": 8, "head_queue": 1, "slots": 6}}
+# weights narrowed to a few bits (tensor -> width): at fold 1 a weight of few CSD digits is a sum of shifts in fabric;
+# at fold 2 a weight is a phase-selected variable, and one of a few bits makes its products partial-product sums in
+# fabric (the step's in_proj, the folded head's)
+NARROW_WEIGHTS = {"f1": {"layers.0.mixer.x_proj.weight": 5, "layers.0.mixer.out_proj.weight": 6},
+                  "f2-head8": {"layers.0.mixer.in_proj.weight": 3, "head.mlp.2.weight": 3}}
+# SiLU's input with two fraction bits below the table's step: its slope product (a 2-bit fraction) in fabric
+COARSE_TABLE_INPUT = "layers.0.xc"
+FOLDED = {"f1"}  # with the LayerNorm fold (its folded LayerNorm + in_proj in the pipeline); f2 keeps LayerNorm
+
+
+def _model(name: str) -> FixedModel:
+    source = (TINY, random_tensors(TINY, 5))
+    cfg = default_precision(source)
+    if name in FOLDED:
+        cfg = fold_layernorm(cfg, source)
+    weights = {k: dataclasses.replace(f, width=NARROW_WEIGHTS.get(name, {}).get(k, f.width))
+               for k, f in cfg.weights.items()}
+    xc = cfg.signals[COARSE_TABLE_INPUT]
+    signals = {**cfg.signals, COARSE_TABLE_INPUT: dataclasses.replace(
+        xc, width=xc.int_bits + cfg.luts["silu"]["step_log2"] + 2)}
+    return FixedModel(source, dataclasses.replace(cfg, weights=weights, signals=signals, source="memory"))
 
 
 @functools.cache
 def _design(name: str):
-    fm = FixedModel((TINY, random_tensors(TINY, 5)))
+    fm = _model(name)
     design = array.generate(fm, **{"slots": SLOTS, **CONFIGS[name]}, length=LENGTH, channels=CHANNELS,
                             record_fifo=FIFO)
     out = array.write(design, SIM_BUILD / f"array-tiny-{name}")
@@ -68,6 +95,23 @@ def _queue_edges(g, design) -> int:
     flag still counts it)."""
     starts = {r.ready - design.head_latency for r in g.result.records}
     return sum(1 for clock, _, cause in g.result.events if cause == "head_queue" and clock in starts)
+
+
+def test_products_of_every_kind(setup):
+    """The bit-exact runs below cover every way a product is built: DSP48E2 multipliers and fabric sums of constant
+    weights (fold 1), of variable factors (a 3-bit one at fold 2: its top bit's term subtracted) and of table
+    slopes."""
+    _, design, _, _, _ = setup
+    kinds = design.fabric_factors
+    assert design.step_products > 0 and len(design.products) > design.step_products  # DSP48E2: step and head
+    assert (kinds["constant"] > 0) == (design.fold == 1) and kinds["variable"] > 0 and kinds["table"] > 0
+    assert design.fabric_products == kinds.total() == sum(k for u, k in design.units.items() if u[0] == "fabric")
+    assert design.params()["fabric_products"] == design.fabric_products >= design.step_fabric_products > 0
+    fm = setup[0]
+    assert any(it.name == "layers.0.ln_p" for it in compile_model(fm, array.COMPILE_LANES).instrs) == (
+        design.fold == 1)  # f1: the LayerNorm fold
+    if design.fold > 1:  # a phase-selected 3-bit weight: f[2] selects the subtracted term
+        assert re.search(r"\(m_\d+\[2\] \? ", design.verilog)
 
 
 def test_array_top_lint_clean(setup):

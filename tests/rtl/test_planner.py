@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The capacity planner: its slot-overflow bound against the array model's simulation, its configurations against
-the array contract, its DSP mapping."""
+the array contract, its DSP mapping and the fabric products that take no DSP48E2."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 from model_zoo import PUBLISHED, SMALL, random_tensors
 
 from venom_fpga.fixed.model import FixedModel
 from venom_fpga.rtl.array_model import ArrayTiming, photon_windows, schedule, simulate
+from venom_fpga import target
 from venom_fpga.rtl import array
 from venom_fpga.rtl.planner import (RECORD_LATENCY_US, Budget, capacity, choose, dsp_per_product,
                                     overflow_probability, resources, table_ramb18, unit_luts)
@@ -49,13 +52,69 @@ def test_every_multiplier_and_unit_is_counted():
     d = array.generate(model, slots=2, length=16, channels=8)
     tables = sum(k for u, k in d.units.items() if u[0] == "table")
     assert tables == d.tables > 0
-    # the step and head multipliers of the op plan (each once at F = 1) plus one slope multiplier per table unit
-    assert len(d.products) == model.plan.step_products() + model.plan.finish_products() + tables
+    # the step and head products of the op plan (each once at F = 1) plus one slope product per table unit, each a
+    # DSP48E2 multiplier or a constant's (a table slope's) sum in fabric; the variable fabric products are the flag
+    # selects, which the op plan does not count
+    fab = d.fabric_factors
+    assert fab["constant"] > 0 and fab["variable"] > 0
+    assert len(d.products) + fab["constant"] + fab["table"] == (model.plan.step_products()
+                                                                + model.plan.finish_products() + tables)
     kinds = {u[0] for u in d.units}
-    assert kinds == {"quant", "table", "normalize"}
+    assert kinds == {"quant", "table", "normalize", "fabric"}
     assert all(unit_luts(u) > 0 for u in d.units)
     with pytest.raises(ValueError):
         unit_luts(("adder", 8))
+
+
+def test_csd_digits():
+    """Canonical signed digits: they sum to c, no two are adjacent (the non-adjacent form), and no signed-digit form
+    of c has fewer (checked against the least count, by recursion, for small c)."""
+    least = {0: 0, 1: 1, -1: 1}
+
+    def fewest(c: int) -> int:  # the fewest nonzero digits in {-1, 0, 1} of any signed-digit form of c
+        if c not in least:
+            least[c] = fewest(c // 2) if c % 2 == 0 else 1 + min(fewest((c - 1) // 2), fewest((c + 1) // 2))
+        return least[c]
+
+    rng = random.Random(0)
+    cases = list(range(-1100, 1100)) + [rng.randrange(-(1 << 40), 1 << 40) for _ in range(2000)]
+    for c in cases:
+        digits = array.csd(c)
+        assert sum(sign << k for k, sign in digits) == c
+        assert all(sign in (-1, 1) for _, sign in digits)
+        shifts = [k for k, _ in digits]
+        assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))
+        if abs(c) < 1100:
+            assert len(digits) == fewest(c)
+        assert len(digits) <= (abs(c).bit_length() + 2) // 2
+    assert array.csd(0) == [] and array.csd(7) == [(0, -1), (3, 1)] and array.csd(-5) == [(0, -1), (2, -1)]
+
+
+def test_fabric_products_take_no_dsp(monkeypatch):
+    """Every fabric product would otherwise be a DSP48E2 multiplier (no fabric: as many more multipliers); their LUTs
+    are in the estimate."""
+    model = FixedModel((SMALL, random_tensors(SMALL, 2)))
+    d = array.generate(model, slots=2, length=16, channels=8)
+    assert d.fabric_products > 0
+    assert d.fabric_products == sum(k for u, k in d.units.items() if u[0] == "fabric")
+    assert unit_luts(("fabric", 30, 4)) == 90 and unit_luts(("fabric", 30, 1)) == 30
+    rest = d.adder_bits + d.mux_bits + sum(k * unit_luts(u) for u, k in d.units.items() if u[0] != "fabric")
+    assert resources(d, 2).lut == rest + sum(k * unit_luts(u) for u, k in d.units.items() if u[0] == "fabric")
+    assert {"constant", "variable"} <= set(d.fabric_factors)
+    monkeypatch.setattr(array, "FABRIC_TERMS", 0)  # nothing in fabric but the flags (a factor of <= 2 bits: a select)
+    all_dsp = array.generate(model, slots=2, length=16, channels=8)
+    assert set(all_dsp.fabric_factors) == {"variable"} and 0 < all_dsp.fabric_products < d.fabric_products
+    assert len(all_dsp.products) + all_dsp.fabric_products == len(d.products) + d.fabric_products
+    assert all_dsp.step_products + all_dsp.step_fabric_products == d.step_products + d.step_fabric_products
+    assert resources(all_dsp, 2).dsp > resources(d, 2).dsp
+
+
+def test_a_product_is_built_in_fabric_only_where_its_luts_cost_less_than_a_dsp():
+    """The exchange rate of the budget: 178 k LUT / 3,600 DSP48E2; a constant of 4 CSD digits on a narrow operand in
+    fabric, on a wide one (3 adders of 40 bits) a DSP48E2; beyond FABRIC_TERMS terms never."""
+    assert target.LUTS_PER_DSP == target.Budget().lut // target.Budget().dsp == 49
+    assert array.in_fabric(16, 4) and not array.in_fabric(40, 4) and not array.in_fabric(8, array.FABRIC_TERMS + 1)
+    assert array.fabric_luts(16, 4) == 48 and array.fabric_luts(20, 1) == 20
 
 
 @pytest.mark.parametrize("dims", [PUBLISHED, SMALL], ids=["published", "small"])

@@ -2,9 +2,11 @@
 """``venom-fpga precision-search``: narrower formats under an energy budget, priced in DSP48E2 of the array.
 
 Cost: the DSP48E2 of one step at F = 1 in the generated array RTL (``rtl.array``: one slice per product up to
-27 x 18 signed, cascades beyond, the tables' slope multipliers included) and its slot-state bits. It is the array
-we build, not a model of one: two 8-bit weight products sharing a slice and fabric multipliers for small constants
-are not generated yet, so they are not counted.
+27 x 18 signed, cascades beyond, the tables' slope multipliers included; products the generator builds in fabric --
+constants of few canonical signed digits, narrow factors, coarse table fractions, where their LUTs cost less than a
+DSP48E2 is worth -- take none) and its slot-state bits. It is the array we build, not a model of one: narrower
+weights and signals move products into fabric, and the search sees it. Two 8-bit weight products sharing one slice
+are not generated, so they are not counted.
 
 Search: coordinate descent on fraction bits. Every signal and weight format except the input and the outputs (mu,
 log_var) is narrowed in turn -- its integer bits kept, so its range and saturation are unchanged -- to the fewest

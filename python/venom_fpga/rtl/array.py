@@ -6,7 +6,11 @@ Source of truth: :func:`venom_fpga.rtl.isa.compile_model` turns the op plan into
 semantics ``IsaSim`` proves equal to the fixed-point model. Here every STEP instruction is unrolled in space: all its
 elements at once, as one stage group of the pipeline (products with registered operands and outputs, an adder tree
 of ``ADD_FANIN`` operands per clock, one rounding by ``venom_quant``; a table use is one ``venom_lut_unit`` per
-element; normalisations are ``venom_normalize``). Each scratchpad word becomes a net valid at one pipeline stage; a
+element; normalisations are ``venom_normalize``). A product is a shift (a constant power of two), a sum in fabric of
+at most ``FABRIC_TERMS`` shifted terms in its one clock (a constant's canonical signed digits, a variable factor of
+that many bits, a table unit's fraction bits: ``("fabric", bits, terms)`` units, LUT adders) where its adders cost at
+most the LUTs a DSP48E2 is worth in the budget (``target.LUTS_PER_DSP``; a factor of <= 2 bits always), or else a
+``*`` that maps onto DSP48E2 slices (``ArrayDesign.products``). Each scratchpad word becomes a net valid at one pipeline stage; a
 value needed later travels through a delay line. The words the STEP program reads before it writes them are the
 recurrent state: they live in per-slot block RAM (one RAM per first reader, read the clock before it needs them,
 written back once the step has computed them), and a window's first token reads the INIT program's values instead.
@@ -48,6 +52,23 @@ from venom_fpga.rtl.isa import (LUT_KINDS, Instr, IsaSim, Program, _addr, _writt
                                 lut_fields, term_reads)
 
 ADD_FANIN = 4  # operands summed per clock in an adder tree
+# a product of at most this many shifted partial terms (a constant's nonzero CSD digits, a narrow variable factor's
+# bits, a table unit's fraction bits) is built in fabric: the terms are summed in the one clock a product has, the
+# same fan-in as one adder-tree level; anything wider is a DSP48E2 multiplier
+FABRIC_TERMS = ADD_FANIN
+
+
+def fabric_luts(bits: int, terms: int) -> int:
+    """LUTs of a fabric product of ``terms`` shifted partial terms in ``bits`` bits (an ESTIMATE, not fitted to
+    synthesis yet): one LUT per bit per two-operand add (UltraScale+ carry chains; the partial-product select folds
+    into the adder's LUT); a single term (a select or negation alone) one LUT per bit."""
+    return max(terms - 1, 1) * bits
+
+
+def in_fabric(bits: int, terms: int) -> bool:
+    """Whether a product of ``terms`` partial terms in ``bits`` bits is built in fabric: the terms fit its one clock
+    and its adders cost at most the LUTs a DSP48E2 is worth in the budget."""
+    return terms <= FABRIC_TERMS and fabric_luts(bits, terms) <= target.LUTS_PER_DSP
 SH_W = 7  # right-shift port width of venom_quant / venom_lut_unit
 LUT_DW = 32  # venom_lut_unit input word
 LUT_ACC_W = 64  # venom_lut_unit exact value width
@@ -141,6 +162,20 @@ def _sbits(v: int) -> int:
     return max((v if v >= 0 else -v - 1).bit_length() + 1, 2)
 
 
+def csd(c: int) -> list[tuple[int, int]]:
+    """The canonical signed digits of c (its non-adjacent form): (shift, sign) pairs, LSB first, with
+    c = sum(sign << shift), signs in {-1, 1}, no two shifts adjacent (the fewest nonzero signed digits)."""
+    digits, k = [], 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)  # c = 1 (mod 4): digit 1; c = 3 (mod 4): digit -1 (the carry clears the next bit)
+            c -= d
+            digits.append((k, d))
+        c >>= 1
+        k += 1
+    return digits
+
+
 def _lit(v: int, bits: int) -> str:
     """A sized signed literal of v in ``bits`` bits (two's complement hex: no unary minus)."""
     return f"{bits}'sh{v & ((1 << bits) - 1):x}"
@@ -168,9 +203,12 @@ class ArrayDesign:
     step_latency: int  # D
     head_latency: int
     n_stages: int  # step stages (to D) plus head stages
-    products: list[tuple[int, int]] = field(default_factory=list)  # (A bits, B bits) of every multiplier
+    products: list[tuple[int, int]] = field(default_factory=list)  # (A bits, B bits) of every DSP48E2 multiplier
     product_ops: list[str] = field(default_factory=list)  # the instruction of each multiplier
-    step_products: int = 0  # multipliers of the step (the rest are the head's)
+    step_products: int = 0  # DSP48E2 multipliers of the step (the rest are the head's)
+    fabric_products: int = 0  # products built of LUT adders instead (a ("fabric", ...) unit each)
+    step_fabric_products: int = 0  # of which the step's
+    fabric_factors: Counter = field(default_factory=Counter)  # fabric products by factor: constant, variable, table
     tables: int = 0  # table evaluations in flight (one venom_lut_unit each)
     state_bits: int = 0  # slot state per slot
     state_words: list[int] = field(default_factory=list)  # width of each slot-state RAM
@@ -178,7 +216,8 @@ class ArrayDesign:
     mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4 nets or 64 constants)
     # the instances, for the planner's estimates: ("quant", value bits, code bits, least shift, variable shift
     # bits (0: a constant), rounds),
-    # ("table", kind, value bits, word bits, words), ("normalize", value bits) -> how many
+    # ("table", kind, value bits, word bits, words), ("normalize", value bits), ("fabric", product bits, partial
+    # terms) -> how many
     units: Counter = field(default_factory=Counter)
 
     def wide_products(self) -> dict[str, dict]:
@@ -205,6 +244,8 @@ class ArrayDesign:
                 "head_interval": self.head_interval, "head_latency": self.head_latency,
                 "head_queue": self.head_queue, "stages": self.n_stages, "multipliers": len(self.products),
                 "step_multipliers": self.step_products, "dsp48e2": dsp48e2(self.products),
+                "fabric_products": self.fabric_products, "step_fabric_products": self.step_fabric_products,
+                "fabric_products_by_factor": dict(sorted(self.fabric_factors.items())),
                 "wider_than_27x18": self.wide_products(),
                 "tables": self.tables, "state_bits_per_slot": self.state_bits,
                 "token": {f.name: [f.lsb, f.bits] for f in self.token.fields},
@@ -279,8 +320,9 @@ class _Generator:
         self.mem_dir = mem_dir
         self.e = _Emitter()
         self.cur: dict[int, Net | int] = {}  # scratchpad address -> its current value (a net or a constant)
-        self.products: list[tuple[int, int]] = []
+        self.products: list[tuple[int, int]] = []  # the DSP48E2 multipliers
         self.product_ops: list[str] = []
+        self.fabric_factors: Counter = Counter()  # fabric products by factor (constant, variable, table)
         self.op = ""  # the instruction being generated
         self._sums: dict[tuple, Net] = {}  # exact sums already formed (by stage and terms)
         self.tables = 0
@@ -373,7 +415,9 @@ class _Generator:
 
     # ---------------------------------------------------------------- arithmetic
     def product(self, a: Net | int, b: Net | int, stage: int) -> Net | int:
-        """a * b registered at ``stage`` + 1 (an int when both are constants)."""
+        """a * b registered at ``stage`` + 1 (an int when both are constants): a shift for a constant power of two,
+        a sum of shifted terms in fabric where :func:`in_fabric` says so (a constant's CSD digits, a narrow variable
+        factor's bits), else a DSP48E2 multiplier."""
         if isinstance(a, int) and isinstance(b, int):
             return a * b
         if isinstance(a, int):
@@ -383,25 +427,50 @@ class _Generator:
             c = b
             if c == 0:
                 return 0
-            mag = abs(c)
-            if mag & (mag - 1) == 0:  # a power of two: a shift (and a negation), no multiplier
-                k = mag.bit_length() - 1
-                bits = a.bits + k + (1 if c < 0 else 0)
-                expr = f"{sx(a, bits)} <<< {k}" if k else sx(a, bits)
-                return e.reg("p", bits, f"-({expr})" if c < 0 else expr, stage + 1)
+            digits = csd(c)
+            if len(digits) == 1:  # a power of two: a shift (and a negation), no multiplier
+                (k, sign), = digits
+                return self._shifted_sum(a, [(k, sign, None)], a.bits + k + (1 if c < 0 else 0), stage)
             bits = a.bits + _sbits(c)
-            self.products.append((a.bits, _sbits(c)))
-            self.product_ops.append(self.op)
+            if in_fabric(bits, len(digits)):  # c = sum(sign 2**k): a x c = sum(sign (a << k))
+                return self._fabric("constant", a, [(k, sign, None) for k, sign in digits], bits, stage)
+            self._dsp(a.bits, _sbits(c))
             return e.reg("p", bits, f"{sx(a, bits)} * {_lit(c, bits)}", stage + 1)
         bits = a.bits + b.bits
-        if min(a.bits, b.bits) <= 2:  # a 2-bit factor (a flag): select and subtract, no multiplier
-            f, x = (a, b) if a.bits <= 2 else (b, a)
-            one = f"({f.name}[0] ? {sx(x, bits)} : {_lit(0, bits)})"
-            two = f"({f.name}[1] ? ({sx(x, bits)} <<< 1) : {_lit(0, bits)})" if f.bits == 2 else _lit(0, bits)
-            return e.reg("p", bits, f"{one} - {two}", stage + 1)
-        self.products.append((max(a.bits, b.bits), min(a.bits, b.bits)))
-        self.product_ops.append(self.op)
+        f, x = (a, b) if a.bits <= b.bits else (b, a)
+        # f two's complement: f x = sum_{i < n-1} f[i] (x << i) - f[n-1] (x << (n-1)); a flag (<= 2 bits) always
+        if f.bits <= 2 or in_fabric(bits, f.bits):
+            n = f.bits
+            terms = [(i, -1 if i == n - 1 else 1, f"{f.name}[{i}]") for i in range(n)]
+            return self._fabric("variable", x, terms, bits, stage)
+        self._dsp(max(a.bits, b.bits), min(a.bits, b.bits))
         return e.reg("p", bits, f"{sx(a, bits)} * {sx(b, bits)}", stage + 1)
+
+    def _dsp(self, a_bits: int, b_bits: int) -> None:
+        """A DSP48E2 multiplier (operand widths: A, the 27-bit port, then B) of the instruction being generated."""
+        self.products.append((a_bits, b_bits))
+        self.product_ops.append(self.op)
+
+    def _fabric_unit(self, factor: str, bits: int, terms: int) -> None:
+        """A product of ``terms`` partial terms in ``bits`` bits built of LUT adders (the planner counts its LUTs);
+        ``factor``: what selects the terms (a constant, a variable, a table unit's fraction)."""
+        self.units[("fabric", bits, terms)] += 1
+        self.fabric_factors[factor] += 1
+
+    def _fabric(self, factor: str, x: Net, terms: list[tuple[int, int, str | None]], bits: int, stage: int) -> Net:
+        self._fabric_unit(factor, bits, len(terms))
+        return self._shifted_sum(x, terms, bits, stage)
+
+    def _shifted_sum(self, x: Net, terms: list[tuple[int, int, str | None]], bits: int, stage: int) -> Net:
+        """sum(sign (x <<< shift)) over the terms whose select bit is 1 (or None), in ``bits`` bits, registered at
+        ``stage`` + 1. A partial sum may wrap; the whole is exact mod 2**bits and the product fits ``bits``."""
+        expr = ""
+        for k, sign, bit in terms:
+            t = f"({sx(x, bits)} <<< {k})" if k else sx(x, bits)
+            if bit is not None:
+                t = f"({bit} ? {t} : {_lit(0, bits)})"
+            expr += ((" - " if expr else "-") if sign < 0 else (" + " if expr else "")) + t
+        return self.e.reg("p", bits, expr, stage + 1)
 
     def adder(self, terms: list[tuple[Net, int]], const: int, stage: int) -> Net:
         """sum(net << shift) + const, terms valid at ``stage``: an adder tree, ADD_FANIN operands per clock."""
@@ -499,11 +568,16 @@ class _Generator:
         e.decl.append(f"{lint}wire [{SH_W - 1}:0] {rs};{' /* verilator lint_on UNUSEDSIGNAL */' if lint else ''}")
         self.tables += 1
         self.units[("table", LUT_KINDS[f["kind"]], acc_w, tw, depth)] += 1
-        self.products.append((max(tw, r_w) + 1, min(tw, r_w) + 1))  # the unit's slope x fraction multiplier
-        self.product_ops.append(self.op)
+        # the unit's slope x fraction product ((TW + 1) x (R_W + 1) signed, the fraction unsigned): R_W shifted
+        # copies of the slope in fabric, or a DSP48E2 multiplier
+        fabric = in_fabric(tw + r_w + 2, r_w)
+        if fabric:
+            self._fabric_unit("table", tw + r_w + 2, r_w)
+        else:
+            self._dsp(max(tw, r_w) + 1, min(tw, r_w) + 1)
         e.body.append(
             f"venom_lut_unit #(.DW({LUT_DW}), .ACC_W({acc_w}), .SH_W({SH_W}), .TW({tw}), .DEPTH({depth}), "
-            f".R_W({r_w}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
+            f".R_W({r_w}), .FABRIC({int(fabric)}),\n    .INIT_FILE({{MEM_DIR, \"{mem}\"}})) u_{val.name} (\n"
             f"    .clk(ap_clk), .en(1'b1), .x({sx(x, LUT_DW)}), .kind(LUT_{LUT_KINDS[f['kind']].upper()}), "
             f".tbase({_ulit(0, _ubits(depth))}),\n"
             f"    .lo({_lit(f['lo'], LUT_DW)}), .hi({_lit(f['hi'], LUT_DW)}), .s({_ulit(f['s'], fw['F_L_S_W'])}), "
@@ -645,8 +719,13 @@ class _Generator:
         results = []
         for lane in range(lanes):
             mine = [ops[lane * F + p] if lane * F + p < len(elems) else pad for p in range(F)]
-            terms = [(select([m[0][t][0] for m in mine]), None if it.op == "lut" else select([m[0][t][1] for m in mine]),
-                      mine[0][0][t][2]) for t in range(len(mine[0][0]))]
+            terms = []
+            for t in range(len(mine[0][0])):
+                a_vals, b_vals = [m[0][t][0] for m in mine], [m[0][t][1] for m in mine]
+                if it.op != "lut" and any(all(isinstance(v, int) and v == 0 for v in vals) for vals in (a_vals, b_vals)):
+                    terms.append((0, 0, 0))  # a factor that is 0 in every phase: no multiplexer for the other
+                    continue
+                terms.append((select(a_vals), None if it.op == "lut" else select(b_vals), mine[0][0][t][2]))
             vf = None if mine[0][1] is None else select([m[1] for m in mine])
             if isinstance(vf, int):
                 vf = e.wire("k", SH_W + 1, _lit(vf, SH_W + 1), stage + 2)
@@ -703,7 +782,7 @@ class _Generator:
             self.cur[prog.in_addr + k] = e.wire("x", in_bits, f"token_TDATA[{f.lsb + in_bits - 1}:{f.lsb}]", 0)
         for it in step:
             self.group(it, 0)
-        n_step_products = len(self.products)
+        n_step_products, n_step_fabric = len(self.products), self.fabric_factors.total()
         # D: every state word written back, every head input available
         for g in self.state_groups:
             g["write"] = max(v.stage for a in g["addrs"] for v in [self.cur[a]] if isinstance(v, Net))
@@ -732,7 +811,8 @@ class _Generator:
                            length=self.L, channels=self.n_ch, record_fifo=self.rf, fold=self.step_fold,
                            head_interval=self.head_fold, head_queue=self.hq, step_latency=D, head_latency=R + 1,
                            n_stages=D + R + 1, products=self.products, product_ops=self.product_ops,
-                           step_products=n_step_products,
+                           step_products=n_step_products, fabric_products=self.fabric_factors.total(),
+                           step_fabric_products=n_step_fabric, fabric_factors=self.fabric_factors,
                            tables=self.tables, state_bits=self.state_bits,
                            state_words=[g["bits"] for g in self.state_groups], adder_bits=self.adder_bits,
                            mux_bits=self.mux_bits, units=self.units)

@@ -4,16 +4,18 @@ a checkpoint, its precision, a channel count, a photon rate, a clock and a devic
 
 Timing and multipliers are exact: the planner generates the array RTL (:mod:`venom_fpga.rtl.array`, a fraction of a
 second) for each fold and head interval and reads its step latency D, head latency, every multiplier's operand
-widths, its table units and its slot-state words. Memory and logic are ESTIMATES from explicit formulas
-(:func:`resources`), compared with Yosys on the array RTL by ``make resources``:
+widths, its fabric products, its table units and its slot-state words. Memory and logic are ESTIMATES from explicit
+formulas (:func:`resources`), compared with Yosys on the array RTL by ``make resources``:
 
 - DSP48E2: one per multiplier whose operands fit 27 x 18 bits (signed), else ``ceil((a-1)/26) * ceil((b-1)/17)``;
+  products of at most ``array.FABRIC_TERMS`` partial terms are built in fabric and take none;
 - BRAM36: each slot-state RAM (one per first reader, read and written once per token) takes ``ceil(bits / 72)``
   72-bit columns of 512 words (``ceil(S / 512)`` deep); each table unit its ROM in true-dual-port RAMB18s (two
   reads per evaluation: 1K x 18, 2K x 9, 4K x 4 ... per RAMB18, the cheapest shape);
 - LUT (logic, not LUT-as-memory): one LUT per accumulator bit per added term (adder trees on carry chains), the F:1
   operand multiplexers of folded multipliers, and per instance of the rounding, table and normalisation units a
-  formula in their widths (:func:`unit_luts`), fitted to Yosys on each unit of the shipped PtSi array alone. Not
+  formula in their widths (:func:`unit_luts`), fitted to Yosys on each unit of the shipped PtSi array alone (the
+  fabric products' formula is not fitted yet). Not
   scaled for the whole array (where Yosys packs some additions into DSP48E2 post-adders): a factor fitted to the
   small test array did not carry over to the shipped one (rtl/README has both ratios).
 
@@ -34,6 +36,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from venom_fpga.rtl import array
+from venom_fpga.target import Budget
 from venom_fpga.rtl.array_model import ArrayTiming
 
 DEFAULT_CHANNELS = 2048  # MKIDGen3's resonator channels
@@ -43,16 +46,6 @@ HEAD_QUEUE = 32
 RECORD_FIFO = 64
 FOLDS = (1, 2, 4, 8, 16, 32, 64)
 HEAD_FOLDS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What MKIDGen3 leaves free on the xczu48dr (DESIGN.md §3.1; docs/mkidgen3.md §12)."""
-
-    dsp: int = 3600
-    bram36: float = 540
-    uram: int = 20
-    lut: int = 178_000
 
 
 @dataclass
@@ -89,8 +82,14 @@ def unit_luts(unit: tuple) -> int:
     with a variable shift is a barrel shifter and a sticky mask over the value above the shift's constant part
     (quadratic in that width: the shift range grows with it); a table unit is its clamp, index
     and interpolation adders (twice that with a relu term), plus the read multiplexers of a ROM deeper than 2K;
-    a normalisation is its leading-one search and two shifters."""
+    a normalisation is its leading-one search and two shifters.
+
+    A fabric product (a sum of ``terms`` shifted partial terms in ``bits`` bits) is an ESTIMATE, not fitted to Yosys
+    yet: one LUT per bit per two-operand add (UltraScale+ carry chains; the partial-product AND or select folds into
+    the adder's LUT), ``(terms - 1) x bits``; a single term (a select or negation alone) one LUT per bit."""
     kind = unit[0]
+    if kind == "fabric":
+        return array.fabric_luts(*unit[1:])
     if kind == "quant":
         _, value, code, least, span, rounds = unit
         if span:

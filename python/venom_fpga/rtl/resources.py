@@ -160,8 +160,8 @@ def array_resources(ckpt: Checkpoint, precision=None, folds: Iterable[int] = ARR
                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Yosys on the array RTL: the plan's configuration for ``channels`` at ``rate_cps`` and the plan's
     configurations at ``folds``; beside each, the plan's figures (DSP48E2 exact from the generated RTL, BRAM and LUT
-    estimates) and their ratio, the DSP efficiency (useful products per DSP48E2 per clock at one token every F
-    clocks) and the deepest register-to-register logic (:mod:`logic_depth`: LUT levels, carry chain; the 512 MHz
+    estimates) and their ratio, the DSP efficiency (the op plan's products per DSP48E2 per clock at one token every F
+    clocks; above 1 where products are built in fabric) and the deepest register-to-register logic (:mod:`logic_depth`: LUT levels, carry chain; the 512 MHz
     proxy)."""
     from venom_fpga.fixed.model import FixedModel
     from venom_fpga.rtl import array, logic_depth, planner
