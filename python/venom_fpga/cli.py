@@ -530,8 +530,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
                       f"pixel, less than {args.rate:g}", VenomWarning)
     cap = "a slot for every channel" if c["capacity_cps"] is None or c["capacity_cps"] == float("inf") else \
         f"capacity {c['capacity_cps']:,.0f} counts/s per pixel"
-    print(f"chosen F={c['fold']}, S={c['slots']}: {cap}, ~{c['dsp']:,} DSP48E2, ~{c['bram36']:g} BRAM36 "
-          f"-> {_show(out)}, {_show(plot)}")
+    print(f"chosen F={c['fold']}, S={c['slots']}: {cap}, ~{c['dsp']:,} DSP48E2 (step {c['dsp_step']:,}), "
+          f"~{c['bram36']:g} BRAM36 -> {_show(out)}, {_show(plot)}")
 
 
 def _budget_item(text: str) -> tuple[str, float]:

@@ -88,9 +88,22 @@ def test_a_quantized_quadratic_that_can_reach_zero_is_refused():
     the integer V may reach 0 (then the rsqrt is undefined) and refuses, naming the tensors to widen."""
     pair, cfg = _folded(PUBLISHED, 7)
     weights = dict(cfg.weights)
-    weights["layers.0.fold.c0"] = QFormat(2, -30)  # c0 saturates to 2**-32: nothing
+    f_q2 = weights["layers.0.fold.q2"].frac_bits
+    weights["layers.0.fold.c0"] = QFormat(1, 1 - f_q2)  # one bit, q2's fraction: c0 saturates to 0
     bad = dataclasses.replace(cfg, weights=weights)
     with pytest.raises(PlanError, match="fold.Qv / fold.q2 / fold.c0"):
+        build_plan(PUBLISHED, pair[1], bad)
+
+
+def test_c0_joins_q2_x_so_it_may_not_have_more_fraction_bits():
+    """The hardware forms q2 . x + c0 as one segment over [x, 1.0] (the engine has two per instruction): c0 must be
+    an exact multiple of q2 x's unit."""
+    pair, cfg = _folded(PUBLISHED, 8)
+    q2 = cfg.weights["layers.0.fold.q2"]
+    c0 = cfg.weights["layers.0.fold.c0"]
+    assert c0.frac_bits == q2.frac_bits  # fold_layernorm's choice
+    bad = dataclasses.replace(cfg, weights={**cfg.weights, "layers.0.fold.c0": dataclasses.replace(c0, width=c0.width + 1)})
+    with pytest.raises(PlanError, match="fold.c0 may have at most as many fraction bits as"):
         build_plan(PUBLISHED, pair[1], bad)
 
 

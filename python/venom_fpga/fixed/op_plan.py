@@ -183,6 +183,7 @@ class LayerNormFoldPlan:
     h_lo: int
     n_max: int
     frac: int  # ln_p = ln_s rsqrt 2**-(frac + n)
+    c0_shift: int  # c0 << s_c = (c0 << c0_shift) (1.0 in x's codes) << s_x: c0 as a q2 x term (engine: 2 segments)
 
     @property
     def products(self) -> int:
@@ -389,6 +390,10 @@ def _layernorm_fold_plan(dims, precision, weights, table, affine, p) -> LayerNor
     v = make_sum(p + "ln_v", (p + "ln_v",), [_product(p + "ln_xx", fxx, p + "fold.Qv", wf[p + "fold.Qv"], len(pairs)),
                                              _product(p + "fold.q2", wf[p + "fold.q2"], "input", fx, n),
                                              _code(p + "fold.c0", wf[p + "fold.c0"])], size=1, even=True)
+    c0_shift = v.terms[2].shift - v.terms[1].shift - fx.frac_bits
+    if c0_shift < 0:
+        raise PlanError(f"{p}LayerNorm fold: weights {p}fold.c0 may have at most as many fraction bits as "
+                        f"{p}fold.q2 (its term joins q2 x)")
     v_min = _quadratic_min(weights[p + "fold.Qv"], weights[p + "fold.q2"], int(weights[p + "fold.c0"][0]), pairs,
                            [t.shift for t in v.terms])
     if not v_min > 0:
@@ -406,7 +411,7 @@ def _layernorm_fold_plan(dims, precision, weights, table, affine, p) -> LayerNor
     check_bits((prod.bound >> j) + 1 << n_max, p + "ln_p")
     return LayerNormFoldPlan(p + "norm", "input", xx, v, v_lo, e_max, precision.luts["rsqrt"]["mant_frac"],
                              table(p + "rsqrt", p + "ln_v", p + "ln_rsqrt", 1), s, prod, h_lo, n_max,
-                             prod.frac - v.frac // 2 + h_lo)
+                             prod.frac - v.frac // 2 + h_lo, c0_shift)
 
 
 def _quadratic_min(qv: np.ndarray, q2: np.ndarray, c0: int, pairs: list[tuple[int, int]], shifts: list[int]):

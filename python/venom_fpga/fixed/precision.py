@@ -585,7 +585,6 @@ def _layernorm_fold_tensors(dims: ModelDims, tensors: dict[str, np.ndarray]) -> 
     }
 
 
-FOLD_WIDTHS = {"fold.c0": 27}  # the constant of V sets its floor (V >= 1 is checked by the op plan)
 FOLD_WHY = {"ln_xx": "the products x_k x_l of the 16-bit input, exact (2 DSP48E2 each against the 18-bit Qv; "
             "n_in (n_in + 1) / 2 of them per sample)"}
 
@@ -594,7 +593,8 @@ def fold_layernorm(cfg: PrecisionConfig, ckpt: Checkpoint | tuple[ModelDims, dic
                    iq: np.ndarray | None = None, margin: float = 2.0) -> PrecisionConfig:
     """``cfg`` with the LayerNorm fold: layer 0's LayerNorm signals and tensors replaced by FOLD_SIGNALS and
     FOLD_TENSORS. ln_s and ln_p get 18 bits, their integer bits from the float model's ranges on ``iq`` (else the
-    probe windows) times ``margin``; the fold's tensors 18 bits (FOLD_WIDTHS), integer bits from their values."""
+    probe windows) times ``margin``; the fold's tensors 18 bits, integer bits from their values, except c0: q2's
+    fraction bits (its term joins q2 x in the hardware; op_plan checks), as many integer bits as its value needs."""
     if cfg.fold_layernorm:
         return cfg
     dims, tensors = ckpt if isinstance(ckpt, tuple) else (ckpt.dims, ckpt.tensors)
@@ -609,9 +609,10 @@ def fold_layernorm(cfg: PrecisionConfig, ckpt: Checkpoint | tuple[ModelDims, dic
         else:
             signals[name] = cfg.signals[name]
     values = _layernorm_fold_tensors(dims, tensors)
-    weights = {name: cfg.weights[name] if name in cfg.weights else
-               weight_format(values[name], FOLD_WIDTHS.get(name[len(p):], DEFAULT_WIDTH))
+    weights = {name: cfg.weights[name] if name in cfg.weights else weight_format(values[name])
                for name in weight_shapes(dims, fold=True)}
+    c0 = weights[p + "fold.c0"]
+    weights[p + "fold.c0"] = dataclasses.replace(c0, width=c0.int_bits + weights[p + "fold.q2"].frac_bits)
     why = {k: v for k, v in cfg.why.items() if k not in (p + "ln_c", p + "ln_cn")}
     why[p + "ln_xx"] = FOLD_WHY["ln_xx"]
     notes = list(cfg.notes) + [f"LayerNorm of layer {FOLD_LAYER} folded into its in_proj (fold_layernorm)"]
@@ -869,10 +870,14 @@ def default_precision(
     # every candidate reason names a known operand, so this validates; then keep only the wide operands' reasons
     cfg = PrecisionConfig(dims, signals, weights, cfg_luts, why=expanded_why, notes=notes,
                           max_window_length=max_window_length, source="default" if iq is None else "memory")
+    return with_needed_reasons(cfg)
+
+
+def with_needed_reasons(cfg: PrecisionConfig) -> PrecisionConfig:
+    """``cfg`` with only the reasons (``why``) its wide multiplier operands need: a reason for an operand that no
+    longer is wider than DSP_OPERAND_BITS would explain a width the config does not have."""
     widths = cfg.operand_widths()
     # the interpolation multiply of each table: (T[i+1] - T[i]) x r
-    for lut in build_luts(dims.n_layers, cfg.signals, cfg.luts).values():
+    for lut in build_luts(cfg.dims.n_layers, cfg.signals, cfg.luts).values():
         widths[f"luts.{lut.family}"] = max(widths.get(f"luts.{lut.family}", 0), lut.delta_bits(), lut.shift + 1)
-    cfg.why = {k: v for k, v in expanded_why.items() if widths.get(k, 0) > DSP_OPERAND_BITS}
-    cfg.validate()
-    return cfg
+    return dataclasses.replace(cfg, why={k: v for k, v in cfg.why.items() if widths.get(k, 0) > DSP_OPERAND_BITS})

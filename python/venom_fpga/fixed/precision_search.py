@@ -27,7 +27,7 @@ import numpy as np
 
 from venom_fpga.errors import VenomError
 from venom_fpga.fixed.model import FixedModel
-from venom_fpga.fixed.precision import PrecisionConfig
+from venom_fpga.fixed.precision import PrecisionConfig, with_needed_reasons
 from venom_fpga.fixed.qformat import QFormat
 
 FIXED_SIGNALS = ("input", "mu", "log_var")  # the interface formats stay
@@ -136,7 +136,7 @@ def search(ckpt, cfg: PrecisionConfig, iq: np.ndarray, budget_mev: float = DEFAU
     if final is None or final > budget_mev:  # cannot happen: every step was checked on the whole config
         raise AssertionError(f"searched config beyond the budget: {final} meV")
     result.error_mev = final
-    result.config = dataclasses.replace(result.config, notes=[*result.config.notes, (
+    result.config = dataclasses.replace(with_needed_reasons(result.config), notes=[*result.config.notes, (
         f"narrowed by venom-fpga precision-search: max |E_fixed - E_float| {final:.3f} meV <= {budget_mev} meV on "
         f"{iq.shape[0]} windows; {start_cost.dsp48e2} -> {result.cost.dsp48e2} DSP48E2 per step at F = 1")])
     return result

@@ -251,7 +251,8 @@ class _Compiler:
         self.xn, self.ln_out = A("ln_xn", dm), A("ln_out", dm)
         if any(isinstance(L.norm, LayerNormFoldPlan) for L in plan.layers):  # the LayerNorm fold's words
             n = d.n_in
-            self.ln_xx = [A(f"ln_xx{k}", n - k) for k in range(n)]  # x_k x_l, l >= k: one array per k (bank 0)
+            self.ln_xx = A("ln_xx", n * A.pad(n))  # x_k x_l, row k at k pad(n) (every row starts in bank 0)
+            self.ln_x1 = A("ln_x1", n + 1)  # x and the code of 1.0: the linear and constant terms of V in one segment
             self.ln_s, self.ln_p = A("ln_s", 2 * d.d_inner), A("ln_p", 2 * d.d_inner)
         self.di_p = A.pad(di)  # conv history row stride
         # state-update arrays over (d, n): lanes over the longer axis, which is contiguous (writes land in bank
@@ -354,24 +355,24 @@ class _Compiler:
         return ln_out
 
     def layernorm_fold(self, L) -> int:
-        """The folded LayerNorm (op_plan.LayerNormFoldPlan): xx = x_k x_l ; V = Qv . xx + q2 . x + c0 ; (M, n) ;
-        rsqrt ; ln_s = G x + g0 ; ln_p = q(ln_s rs >> (frac + n)). Returns the address of ln_p."""
+        """The folded LayerNorm (op_plan.LayerNormFoldPlan): xx = x_k x_l (all k, l: one instruction) ; x1 = [x, 1.0] ;
+        V = Qv . xx + [q2, c0'] . x1 (two segments: the engine's; c0' = c0 in q2 x's units, exact) ; (M, n) ; rsqrt ;
+        ln_s = G x + g0 ; ln_p = q(ln_s rs >> (frac + n)). Returns the address of ln_p."""
         f, p, ln, qw, x = self.f, L.prefix, L.norm, self.qw, self.x_in
-        n = self.d.n_in
-        xx_bits = 2 * f["input"].width  # (-2**(w-1))**2 needs 2w signed bits
-        for k, xx in enumerate(self.ln_xx):
-            self.wide(f"{p}ln_xx{k}", 1, n - k, (xx, 0, 1), [Seg(k=1, a=(x + k, 0, 0, 0), b=(x + k, 0, 1, 0))],
-                      xx_bits)
+        n, row, fx = self.d.n_in, self.A.pad(self.d.n_in), f["input"]
+        self.wide(p + "ln_xx", n, n, (self.ln_xx, row, 1), [Seg(k=1, a=(x, 1, 0, 0), b=(x, 0, 1, 0))],
+                  2 * fx.width)  # (-2**(w-1))**2 needs 2w signed bits
+        one = 1 << fx.frac_bits
+        self.wide(p + "ln_x1", 1, n + 1, (self.ln_x1, 0, 1), [
+            Seg(k=1, a=(x, 0, 1, 0), b_w=True, w=lambda i1, j2, k: int(j2 < n)),
+            Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k: one * int(j2 == n))], max(fx.width, one.bit_length() + 1))
         s_xx, s_x, s_c = (t.shift for t in ln.v.terms)
-        qv, off = qw[p + "fold.Qv"], 0
-        v_segs = []
-        for k, xx in enumerate(self.ln_xx):
-            v_segs.append(Seg(k=n - k, a=(xx, 0, 0, 1), b_w=True, w=lambda i1, j2, kk, o=off: int(qv[o + kk]),
-                              shift=s_xx))
-            off += n - k
-        q2 = qw[p + "fold.q2"]
-        v_segs += [Seg(k=n, a=(x, 0, 0, 1), b_w=True, w=lambda i1, j2, kk: int(q2[kk]), shift=s_x),
-                   Seg(k=1, a_one=True, b_w=True, w=_const(int(qw[p + "fold.c0"][0])), shift=s_c)]
+        up = {(k, m): j for j, (k, m) in enumerate((k, m) for k in range(n) for m in range(k, n))}
+        qv, q2, c0 = qw[p + "fold.Qv"], qw[p + "fold.q2"], int(qw[p + "fold.c0"][0]) << ln.c0_shift
+        v_segs = [Seg(k=(n - 1) * row + n, a=(self.ln_xx, 0, 0, 1), b_w=True, shift=s_xx,  # x_k x_l, k <= l once
+                      w=lambda i1, j2, kk: int(qv[up[kk // row, kk % row]]) if (kk // row, kk % row) in up else 0),
+                  Seg(k=n + 1, a=(self.ln_x1, 0, 0, 1), b_w=True, shift=s_x,
+                      w=lambda i1, j2, kk: int(q2[kk]) if kk < n else c0)]
         self.wide(p + "ln_m", 1, 1, (self.ln_m, 0, 0), v_segs, 32, wb="norm_m",
                   norm={"mant_frac": ln.mant_frac, "even": 1, "halve": 0, "off": 0, "lo": 0, "hi": 127, "add": 0})
         self.wide(p + "ln_e", 1, 1, (self.ln_e, 0, 0), v_segs, 32, wb="norm_n",

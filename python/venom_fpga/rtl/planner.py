@@ -231,15 +231,16 @@ def plan_report(model, channels: int, rate_cps: float, clock_hz: float, sample_r
 
 
 def format_table(report: dict) -> str:
-    head = (f"{'F':>3} {'S':>5} {'head':>5} {'capacity':>10} {'DSP48E2':>8} {'BRAM36':>7} {'URAM':>5} {'LUT':>8} "
-            f"{'latency':>8}  fits")
+    head = (f"{'F':>3} {'S':>5} {'head':>5} {'capacity':>10} {'DSP48E2':>8} {'(step)':>7} {'BRAM36':>7} {'URAM':>5} "
+            f"{'LUT':>8} {'latency':>8}  fits")
     lines = [head, "-" * len(head)]
     chosen = report["chosen"]
     for o in report["options"]:
         cap = "inf" if math.isinf(o["capacity_cps"]) else f"{o['capacity_cps']:,.0f}"
         mark = "  <- chosen" if chosen is not None and o["fold"] == chosen["fold"] else ""
-        lines.append(f"{o['fold']:>3} {o['slots']:>5} {o['timing_head_interval']:>5} {cap:>10} {o['dsp']:>8,} {o['bram36']:>7,.0f} {o['uram']:>5} "
-                     f"{o['lut']:>8,} {o['record_latency_us']:>6.2f}us  {'yes' if o['fits_budget'] else 'no'}{mark}")
+        lines.append(f"{o['fold']:>3} {o['slots']:>5} {o['timing_head_interval']:>5} {cap:>10} {o['dsp']:>8,} "
+                     f"{o['dsp_step']:>7,} {o['bram36']:>7,.0f} {o['uram']:>5} {o['lut']:>8,} "
+                     f"{o['record_latency_us']:>6.2f}us  {'yes' if o['fits_budget'] else 'no'}{mark}")
     return "\n".join(lines)
 
 
