@@ -96,13 +96,13 @@ def test_a_quantized_quadratic_that_can_reach_zero_is_refused():
 
 
 def test_c0_joins_q2_x_so_it_may_not_have_more_fraction_bits():
-    """The hardware forms q2 . x + c0 as one segment over [x, 1.0] (the engine has two per instruction): c0 must be
+    """The hardware forms q2 . x + c0 as one segment over [x, 2**k] (the engine has two per instruction): c0 must be
     an exact multiple of q2 x's unit."""
     pair, cfg = _folded(PUBLISHED, 8)
-    q2 = cfg.weights["layers.0.fold.q2"]
-    c0 = cfg.weights["layers.0.fold.c0"]
-    assert c0.frac_bits == q2.frac_bits  # fold_layernorm's choice
-    bad = dataclasses.replace(cfg, weights={**cfg.weights, "layers.0.fold.c0": dataclasses.replace(c0, width=c0.width + 1)})
+    q2, c0, x = (cfg.weights["layers.0.fold.q2"], cfg.weights["layers.0.fold.c0"], cfg.signals["input"])
+    assert q2.frac_bits < c0.frac_bits <= q2.frac_bits + x.frac_bits  # the default: c0's factor below 1.0
+    width = c0.int_bits + q2.frac_bits + x.frac_bits + 1
+    bad = dataclasses.replace(cfg, weights={**cfg.weights, "layers.0.fold.c0": dataclasses.replace(c0, width=width)})
     with pytest.raises(PlanError, match="fold.c0 may have at most as many fraction bits as"):
         build_plan(PUBLISHED, pair[1], bad)
 

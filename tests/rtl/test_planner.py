@@ -97,7 +97,7 @@ def test_fabric_products_take_no_dsp(monkeypatch):
     d = array.generate(model, slots=2, length=16, channels=8)
     assert d.fabric_products > 0
     assert d.fabric_products == sum(k for u, k in d.units.items() if u[0] == "fabric")
-    assert unit_luts(("fabric", 30, 4)) == 90 and unit_luts(("fabric", 30, 1)) == 30
+    assert unit_luts(("fabric", 73)) == 73
     rest = d.adder_bits + d.mux_bits + sum(k * unit_luts(u) for u, k in d.units.items() if u[0] != "fabric")
     assert resources(d, 2).lut == rest + sum(k * unit_luts(u) for u, k in d.units.items() if u[0] == "fabric")
     assert {"constant", "variable"} <= set(d.fabric_factors)
@@ -110,11 +110,15 @@ def test_fabric_products_take_no_dsp(monkeypatch):
 
 
 def test_a_product_is_built_in_fabric_only_where_its_luts_cost_less_than_a_dsp():
-    """The exchange rate of the budget: 178 k LUT / 3,600 DSP48E2; a constant of 4 CSD digits on a narrow operand in
-    fabric, on a wide one (3 adders of 40 bits) a DSP48E2; beyond FABRIC_TERMS terms never."""
+    """The exchange rate of the budget: 178 k LUT / 3,600 DSP48E2; per add a carry chain of the factor's width plus
+    the shift span (a 4-digit constant times 18 bits, shifts 0 2 5 9: 73 LUT, Yosys 74); a variable's bit selects
+    cost a LUT per bit of each copy more; beyond FABRIC_TERMS terms never."""
     assert target.LUTS_PER_DSP == target.Budget().lut // target.Budget().dsp == 49
-    assert array.in_fabric(16, 4) and not array.in_fabric(40, 4) and not array.in_fabric(8, array.FABRIC_TERMS + 1)
-    assert array.fabric_luts(16, 4) == 48 and array.fabric_luts(20, 1) == 20
+    assert array.fabric_luts(18, [0, 2, 5, 9], False) == 21 + 24 + 28
+    assert array.fabric_luts(10, [3, 4], False) == 12 and array.fabric_luts(20, [4], False) == 20
+    assert array.fabric_luts(10, [0, 1], True) == 12 + 20
+    assert array.in_fabric(8, [0, 3, 6], False) and not array.in_fabric(18, [0, 2, 5, 9], False)
+    assert not array.in_fabric(2, list(range(array.FABRIC_TERMS + 1)), False)
 
 
 @pytest.mark.parametrize("dims", [PUBLISHED, SMALL], ids=["published", "small"])

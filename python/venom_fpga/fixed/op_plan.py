@@ -183,7 +183,9 @@ class LayerNormFoldPlan:
     h_lo: int
     n_max: int
     frac: int  # ln_p = ln_s rsqrt 2**-(frac + n)
-    c0_shift: int  # c0 << s_c = (c0 << c0_shift) (1.0 in x's codes) << s_x: c0 as a q2 x term (engine: 2 segments)
+    # c0 as a q2 x term (the engine has two segments per instruction): c0 << s_c = (c0 << max(c0_shift, 0))
+    # (1 << (F_x + min(c0_shift, 0))) << s_x, the second factor a constant word beside x
+    c0_shift: int
 
     @property
     def products(self) -> int:
@@ -391,9 +393,9 @@ def _layernorm_fold_plan(dims, precision, weights, table, affine, p) -> LayerNor
                                              _product(p + "fold.q2", wf[p + "fold.q2"], "input", fx, n),
                                              _code(p + "fold.c0", wf[p + "fold.c0"])], size=1, even=True)
     c0_shift = v.terms[2].shift - v.terms[1].shift - fx.frac_bits
-    if c0_shift < 0:
+    if fx.frac_bits + min(c0_shift, 0) < 0:
         raise PlanError(f"{p}LayerNorm fold: weights {p}fold.c0 may have at most as many fraction bits as "
-                        f"{p}fold.q2 (its term joins q2 x)")
+                        f"{p}fold.q2 x (its term joins q2 x)")
     v_min = _quadratic_min(weights[p + "fold.Qv"], weights[p + "fold.q2"], int(weights[p + "fold.c0"][0]), pairs,
                            [t.shift for t in v.terms])
     if not v_min > 0:

@@ -593,8 +593,8 @@ def fold_layernorm(cfg: PrecisionConfig, ckpt: Checkpoint | tuple[ModelDims, dic
                    iq: np.ndarray | None = None, margin: float = 2.0) -> PrecisionConfig:
     """``cfg`` with the LayerNorm fold: layer 0's LayerNorm signals and tensors replaced by FOLD_SIGNALS and
     FOLD_TENSORS. ln_s and ln_p get 18 bits, their integer bits from the float model's ranges on ``iq`` (else the
-    probe windows) times ``margin``; the fold's tensors 18 bits, integer bits from their values, except c0: q2's
-    fraction bits (its term joins q2 x in the hardware; op_plan checks), as many integer bits as its value needs."""
+    probe windows) times ``margin``; the fold's tensors 18 bits (c0 27: V's constant sets its floor), integer bits
+    from their values."""
     if cfg.fold_layernorm:
         return cfg
     dims, tensors = ckpt if isinstance(ckpt, tuple) else (ckpt.dims, ckpt.tensors)
@@ -609,10 +609,9 @@ def fold_layernorm(cfg: PrecisionConfig, ckpt: Checkpoint | tuple[ModelDims, dic
         else:
             signals[name] = cfg.signals[name]
     values = _layernorm_fold_tensors(dims, tensors)
-    weights = {name: cfg.weights[name] if name in cfg.weights else weight_format(values[name])
+    weights = {name: cfg.weights[name] if name in cfg.weights else
+               weight_format(values[name], 27 if name == p + "fold.c0" else DEFAULT_WIDTH)
                for name in weight_shapes(dims, fold=True)}
-    c0 = weights[p + "fold.c0"]
-    weights[p + "fold.c0"] = dataclasses.replace(c0, width=c0.int_bits + weights[p + "fold.q2"].frac_bits)
     why = {k: v for k, v in cfg.why.items() if k not in (p + "ln_c", p + "ln_cn")}
     why[p + "ln_xx"] = FOLD_WHY["ln_xx"]
     notes = list(cfg.notes) + [f"LayerNorm of layer {FOLD_LAYER} folded into its in_proj (fold_layernorm)"]

@@ -8,7 +8,7 @@ elements at once, as one stage group of the pipeline (products with registered o
 of ``ADD_FANIN`` operands per clock, one rounding by ``venom_quant``; a table use is one ``venom_lut_unit`` per
 element; normalisations are ``venom_normalize``). A product is a shift (a constant power of two), a sum in fabric of
 at most ``FABRIC_TERMS`` shifted terms in its one clock (a constant's canonical signed digits, a variable factor of
-that many bits, a table unit's fraction bits: ``("fabric", bits, terms)`` units, LUT adders) where its adders cost at
+that many bits, a table unit's fraction bits: ``("fabric", LUTs)`` units, LUT adders) where its adders cost at
 most the LUTs a DSP48E2 is worth in the budget (``target.LUTS_PER_DSP``; a factor of <= 2 bits always), or else a
 ``*`` that maps onto DSP48E2 slices (``ArrayDesign.products``). Each scratchpad word becomes a net valid at one pipeline stage; a
 value needed later travels through a delay line. The words the STEP program reads before it writes them are the
@@ -58,17 +58,21 @@ ADD_FANIN = 4  # operands summed per clock in an adder tree
 FABRIC_TERMS = ADD_FANIN
 
 
-def fabric_luts(bits: int, terms: int) -> int:
-    """LUTs of a fabric product of ``terms`` shifted partial terms in ``bits`` bits (an ESTIMATE, not fitted to
-    synthesis yet): one LUT per bit per two-operand add (UltraScale+ carry chains; the partial-product select folds
-    into the adder's LUT); a single term (a select or negation alone) one LUT per bit."""
-    return max(terms - 1, 1) * bits
+def fabric_luts(x_bits: int, shifts: list[int], selected: bool) -> int:
+    """LUTs of a fabric product: the sum of copies of an ``x_bits``-bit factor shifted by ``shifts`` (an ESTIMATE):
+    each add after the first term one LUT per bit of its carry chain, the factor's width plus the shift span it adds
+    (a 4-digit constant times 18 bits: 73; Yosys 0.23 on one: 74); where a variable bit selects each copy
+    (``selected``), one LUT per bit of each copy more (Yosys does not fold the select into the adder's LUT); a single
+    term (a negation or a select) one LUT per bit."""
+    lo = min(shifts)
+    adds = sum(x_bits + (k - lo) + 1 for k in sorted(shifts)[1:]) if len(shifts) > 1 else x_bits
+    return adds + (x_bits * len(shifts) if selected else 0)
 
 
-def in_fabric(bits: int, terms: int) -> bool:
-    """Whether a product of ``terms`` partial terms in ``bits`` bits is built in fabric: the terms fit its one clock
-    and its adders cost at most the LUTs a DSP48E2 is worth in the budget."""
-    return terms <= FABRIC_TERMS and fabric_luts(bits, terms) <= target.LUTS_PER_DSP
+def in_fabric(x_bits: int, shifts: list[int], selected: bool) -> bool:
+    """Whether such a product is built in fabric: its terms fit its one clock and its LUTs cost at most what a
+    DSP48E2 is worth in the budget."""
+    return len(shifts) <= FABRIC_TERMS and fabric_luts(x_bits, shifts, selected) <= target.LUTS_PER_DSP
 SH_W = 7  # right-shift port width of venom_quant / venom_lut_unit
 LUT_DW = 32  # venom_lut_unit input word
 LUT_ACC_W = 64  # venom_lut_unit exact value width
@@ -216,8 +220,8 @@ class ArrayDesign:
     mux_bits: int = 0  # the phase multiplexers' LUTs, roughly (a LUT6 selects one of 4 nets or 64 constants)
     # the instances, for the planner's estimates: ("quant", value bits, code bits, least shift, variable shift
     # bits (0: a constant), rounds),
-    # ("table", kind, value bits, word bits, words), ("normalize", value bits), ("fabric", product bits, partial
-    # terms) -> how many
+    # ("table", kind, value bits, word bits, words), ("normalize", value bits), ("fabric", its LUTs by
+    # fabric_luts) -> how many
     units: Counter = field(default_factory=Counter)
 
     def wide_products(self) -> dict[str, dict]:
@@ -432,14 +436,14 @@ class _Generator:
                 (k, sign), = digits
                 return self._shifted_sum(a, [(k, sign, None)], a.bits + k + (1 if c < 0 else 0), stage)
             bits = a.bits + _sbits(c)
-            if in_fabric(bits, len(digits)):  # c = sum(sign 2**k): a x c = sum(sign (a << k))
+            if in_fabric(a.bits, [k for k, _ in digits], False):  # c = sum(sign 2**k): a x c = sum(sign (a << k))
                 return self._fabric("constant", a, [(k, sign, None) for k, sign in digits], bits, stage)
             self._dsp(a.bits, _sbits(c))
             return e.reg("p", bits, f"{sx(a, bits)} * {_lit(c, bits)}", stage + 1)
         bits = a.bits + b.bits
         f, x = (a, b) if a.bits <= b.bits else (b, a)
         # f two's complement: f x = sum_{i < n-1} f[i] (x << i) - f[n-1] (x << (n-1)); a flag (<= 2 bits) always
-        if f.bits <= 2 or in_fabric(bits, f.bits):
+        if f.bits <= 2 or in_fabric(x.bits, list(range(f.bits)), True):
             n = f.bits
             terms = [(i, -1 if i == n - 1 else 1, f"{f.name}[{i}]") for i in range(n)]
             return self._fabric("variable", x, terms, bits, stage)
@@ -451,14 +455,14 @@ class _Generator:
         self.products.append((a_bits, b_bits))
         self.product_ops.append(self.op)
 
-    def _fabric_unit(self, factor: str, bits: int, terms: int) -> None:
-        """A product of ``terms`` partial terms in ``bits`` bits built of LUT adders (the planner counts its LUTs);
-        ``factor``: what selects the terms (a constant, a variable, a table unit's fraction)."""
-        self.units[("fabric", bits, terms)] += 1
+    def _fabric_unit(self, factor: str, luts: int) -> None:
+        """A product built of LUT adders, ``luts`` by :func:`fabric_luts` (the planner counts them); ``factor``: what
+        selects the terms (a constant, a variable, a table unit's fraction)."""
+        self.units[("fabric", luts)] += 1
         self.fabric_factors[factor] += 1
 
     def _fabric(self, factor: str, x: Net, terms: list[tuple[int, int, str | None]], bits: int, stage: int) -> Net:
-        self._fabric_unit(factor, bits, len(terms))
+        self._fabric_unit(factor, fabric_luts(x.bits, [k for k, _, _ in terms], terms[0][2] is not None))
         return self._shifted_sum(x, terms, bits, stage)
 
     def _shifted_sum(self, x: Net, terms: list[tuple[int, int, str | None]], bits: int, stage: int) -> Net:
@@ -570,9 +574,9 @@ class _Generator:
         self.units[("table", LUT_KINDS[f["kind"]], acc_w, tw, depth)] += 1
         # the unit's slope x fraction product ((TW + 1) x (R_W + 1) signed, the fraction unsigned): R_W shifted
         # copies of the slope in fabric, or a DSP48E2 multiplier
-        fabric = in_fabric(tw + r_w + 2, r_w)
+        fabric = in_fabric(tw + 1, list(range(r_w)), True)
         if fabric:
-            self._fabric_unit("table", tw + r_w + 2, r_w)
+            self._fabric_unit("table", fabric_luts(tw + 1, list(range(r_w)), True))
         else:
             self._dsp(max(tw, r_w) + 1, min(tw, r_w) + 1)
         e.body.append(

@@ -362,13 +362,13 @@ class _Compiler:
         n, row, fx = self.d.n_in, self.A.pad(self.d.n_in), f["input"]
         self.wide(p + "ln_xx", n, n, (self.ln_xx, row, 1), [Seg(k=1, a=(x, 1, 0, 0), b=(x, 0, 1, 0))],
                   2 * fx.width)  # (-2**(w-1))**2 needs 2w signed bits
-        one = 1 << fx.frac_bits
+        one = 1 << (fx.frac_bits + min(ln.c0_shift, 0))  # c0's factor (1.0 when c0 is as coarse as q2)
         self.wide(p + "ln_x1", 1, n + 1, (self.ln_x1, 0, 1), [
             Seg(k=1, a=(x, 0, 1, 0), b_w=True, w=lambda i1, j2, k: int(j2 < n)),
             Seg(k=1, a_one=True, b_w=True, w=lambda i1, j2, k: one * int(j2 == n))], max(fx.width, one.bit_length() + 1))
         s_xx, s_x, s_c = (t.shift for t in ln.v.terms)
         up = {(k, m): j for j, (k, m) in enumerate((k, m) for k in range(n) for m in range(k, n))}
-        qv, q2, c0 = qw[p + "fold.Qv"], qw[p + "fold.q2"], int(qw[p + "fold.c0"][0]) << ln.c0_shift
+        qv, q2, c0 = qw[p + "fold.Qv"], qw[p + "fold.q2"], int(qw[p + "fold.c0"][0]) << max(ln.c0_shift, 0)
         v_segs = [Seg(k=(n - 1) * row + n, a=(self.ln_xx, 0, 0, 1), b_w=True, shift=s_xx,  # x_k x_l, k <= l once
                       w=lambda i1, j2, kk: int(qv[up[kk // row, kk % row]]) if (kk // row, kk % row) in up else 0),
                   Seg(k=n + 1, a=(self.ln_x1, 0, 0, 1), b_w=True, shift=s_x,

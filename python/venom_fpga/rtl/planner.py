@@ -84,12 +84,10 @@ def unit_luts(unit: tuple) -> int:
     and interpolation adders (twice that with a relu term), plus the read multiplexers of a ROM deeper than 2K;
     a normalisation is its leading-one search and two shifters.
 
-    A fabric product (a sum of ``terms`` shifted partial terms in ``bits`` bits) is an ESTIMATE, not fitted to Yosys
-    yet: one LUT per bit per two-operand add (UltraScale+ carry chains; the partial-product AND or select folds into
-    the adder's LUT), ``(terms - 1) x bits``; a single term (a select or negation alone) one LUT per bit."""
+    A fabric product carries its estimate (``array.fabric_luts``: per add its carry chain's width)."""
     kind = unit[0]
     if kind == "fabric":
-        return array.fabric_luts(*unit[1:])
+        return unit[1]  # array.fabric_luts
     if kind == "quant":
         _, value, code, least, span, rounds = unit
         if span:
