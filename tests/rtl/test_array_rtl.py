@@ -34,8 +34,8 @@ CONFIGS = {"f1": {"fold": 1}, "f2-head8": {"fold": 2, "head_fold": 8, "head_queu
 # at fold 2 a weight is a phase-selected variable, and one of a few bits makes its products partial-product sums in
 # fabric (the step's in_proj, the folded head's)
 NARROW_WEIGHTS = {"f1": {"layers.0.mixer.x_proj.weight": 5, "layers.0.mixer.out_proj.weight": 6},
-                  "f2-head8": {"layers.0.mixer.in_proj.weight": 3, "head.mlp.2.weight": 3}}
-# SiLU's input with two fraction bits below the table's step: its slope product (a 2-bit fraction) in fabric
+                  "f2-head8": {"layers.0.mixer.in_proj.weight": 2, "head.mlp.2.weight": 2}}
+# SiLU's input with one fraction bit below the table's step: its slope product (a 1-bit fraction, a select) in fabric
 COARSE_TABLE_INPUT = "layers.0.xc"
 FOLDED = {"f1"}  # with the LayerNorm fold (its folded LayerNorm + in_proj in the pipeline); f2 keeps LayerNorm
 
@@ -49,7 +49,7 @@ def _model(name: str) -> FixedModel:
                for k, f in cfg.weights.items()}
     xc = cfg.signals[COARSE_TABLE_INPUT]
     signals = {**cfg.signals, COARSE_TABLE_INPUT: dataclasses.replace(
-        xc, width=xc.int_bits + cfg.luts["silu"]["step_log2"] + 2)}
+        xc, width=xc.int_bits + cfg.luts["silu"]["step_log2"] + 1)}
     return FixedModel(source, dataclasses.replace(cfg, weights=weights, signals=signals, source="memory"))
 
 
@@ -99,7 +99,7 @@ def _queue_edges(g, design) -> int:
 
 def test_products_of_every_kind(setup):
     """The bit-exact runs below cover every way a product is built: DSP48E2 multipliers and fabric sums of constant
-    weights (fold 1), of variable factors (a 3-bit one at fold 2: its top bit's term subtracted) and of table
+    weights (fold 1), of variable factors (a 2-bit weight at fold 2: its top bit's term subtracted) and of table
     slopes."""
     _, design, _, _, _ = setup
     kinds = design.fabric_factors
@@ -110,8 +110,8 @@ def test_products_of_every_kind(setup):
     fm = setup[0]
     assert any(it.name == "layers.0.ln_p" for it in compile_model(fm, array.COMPILE_LANES).instrs) == (
         design.fold == 1)  # f1: the LayerNorm fold
-    if design.fold > 1:  # a phase-selected 3-bit weight: f[2] selects the subtracted term
-        assert re.search(r"\(m_\d+\[2\] \? ", design.verilog)
+    if design.fold > 1:  # a phase-selected 2-bit weight: f[1] selects the subtracted term
+        assert re.search(r"\(m_\d+\[1\] \? ", design.verilog)
 
 
 def test_array_top_lint_clean(setup):

@@ -371,6 +371,28 @@ class _Generator:
     def _writes(it: Instr) -> list[int]:
         return [_addr((*it.dest, 0), i1, j2, 0) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
 
+    @staticmethod
+    def _used_reads(it: Instr, i1: int, j2: int) -> list[int]:
+        """The words an element uses: its reads but those of terms with a zero weight."""
+        if it.op == "lut":
+            return [_addr(it.segs[0].a, i1, j2, 0)]
+        return [a for sg in it.segs for k in range(sg.k) if not (sg.b_w and not sg.vf and sg.w(i1, j2, k) == 0)
+                for a in term_reads(it, sg, i1, j2, k)]
+
+    def _needed_elements(self, program: list[Instr], roots: set[int]) -> set[tuple[int, int, int]]:
+        """(id(instruction), i1, j2) of the elements something uses: backward liveness from ``roots`` (the slot
+        state and the outputs) through the used reads."""
+        live, need = set(roots), set()
+        for it in reversed(program):
+            elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
+            dest = {e: _addr((*it.dest, 0), *e, 0) for e in elems}
+            used = [e for e in elems if dest[e] in live]
+            live -= set(dest.values())
+            for i1, j2 in used:
+                need.add((id(it), i1, j2))
+                live.update(self._used_reads(it, i1, j2))
+        return need
+
     def _check_no_forwarding(self, it: Instr) -> None:
         """The engine applies an instruction's writes group by group; unrolled, every element reads the values from
         before the instruction. They agree unless an element reads a word an earlier group of the same instruction
@@ -627,6 +649,9 @@ class _Generator:
                 if sg.vf:
                     vf = self.value(_addr(sg.b, i1, j2, k), stage)
                     continue
+                if sg.b_w and sg.w(i1, j2, k) == 0:  # a zero weight: no term, and no delay line for its factor
+                    terms.append((0, 0, sg.shift))
+                    continue
                 a = 1 if sg.a_one else self.value(_addr(sg.a, i1, j2, k), stage)
                 b = sg.w(i1, j2, k) if sg.b_w else self.value(_addr(sg.b, i1, j2, k), stage)
                 terms.append((a, b, sg.shift))
@@ -661,9 +686,16 @@ class _Generator:
         """Every element of ``it``: all at once (fold 1), or ``fold`` elements per lane one clock after another."""
         elems = [(i1, j2) for i1, _, js in groups(it, COMPILE_LANES) for j2 in js]
         self.op = it.name
-        stage = self._resolve(set(self._reads(it)), floor, it.name)
-        out_bits = _written_bits(it)
         F = min(self.fold, len(elems))
+        if F == 1:  # an element nothing uses is not built (its word a constant 0 to the zero-weight terms reading it)
+            for i1, j2 in elems:
+                if (id(it), i1, j2) not in self._needed:
+                    self.cur[_addr((*it.dest, 0), i1, j2, 0)] = 0
+            elems = [(i1, j2) for i1, j2 in elems if (id(it), i1, j2) in self._needed]
+            if not elems:
+                return
+        stage = self._resolve(set(a for i1, j2 in elems for a in self._elem_reads(it, i1, j2)), floor, it.name)
+        out_bits = _written_bits(it)
         if F == 1:
             done = [self._element(it, *self._operands(it, i1, j2, stage), stage) for i1, j2 in elems]
             astage = max(acc.stage for acc, _ in done)
@@ -771,6 +803,7 @@ class _Generator:
         self.state = {a: bits[a] for a in live if a in written}
         for a in live - written:  # read, never written by a step: a constant (its INIT value, else 0)
             self.cur[a] = sim.dmem[a] if a in written_init else 0
+        self._needed = self._needed_elements(step + finish, set(self.state) | set(prog.out_addr))
         # ---- the step: tokens in at stage 0
         tok = self.token
         t = tok["t"]

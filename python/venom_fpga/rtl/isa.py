@@ -328,6 +328,11 @@ class _Compiler:
         self.wide("init.sm_acc", 1, dm, (self.sm_acc, 0, 1), [], f["head.sm_acc"].width)
         self.wide("init.sm_m", 1, dm, (self.sm_m, 0, 1), [Seg(k=1, a_one=True, b_w=True, w=_const(self.plan.head.m_init))],
                   f["head.score"].width)
+        if any(isinstance(L.norm, LayerNormFoldPlan) for L in self.plan.layers):
+            # the fold reads the input's and the products' padding words with a zero weight: defined as 0 (a 4-state
+            # simulator's X times 0 is X); each sample then writes the input words over them
+            self.wide("init.input", 1, self.A.pad(d.n_in), (self.x_in, 0, 1), [], f["input"].width)
+            self.wide("init.ln_xx", 1, d.n_in * self.A.pad(d.n_in), (self.ln_xx, 0, 1), [], 2 * f["input"].width)
 
     def layernorm(self, L) -> int:
         """c = d u - sum u ; V = sum c^2 + EPS ; (M, e) ; rsqrt ; xn = q(c rs >> (xn_frac - S + e/2)) ; ln_out.
